@@ -1,0 +1,280 @@
+"""Fast depthwise convolution on NumPy arrays: the reference's signatures, Numba kernels underneath.
+
+Same arguments, checks and results as :mod:`dsconv.functional.depthwise` (the specification), computed by
+the parallel kernels of :mod:`dsconv.kernels._cl` (``channels_last``) and :mod:`dsconv.kernels._cf`
+(``channels_first``). 1-D and 2-D problems run on the 3-D kernels with unit leading dimensions, so one
+compiled kernel per dtype serves every dimensionality.
+
+Dtypes: float32 and float64 run natively; float16 is computed in float32 and returned as float16 (NumPy has
+no native half arithmetic on CPU). The result dtype is ``np.result_type(x, weight)`` like the reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dsconv.functional import _core
+from dsconv.functional._core import DataFormat, IntOrTuple
+from dsconv.functional.depthwise import check_depthwise_weight
+from dsconv.functional.shapes import PaddingArg, Pads
+from dsconv.kernels import _cf, _cl
+
+Gradients = tuple[np.ndarray, np.ndarray, np.ndarray]
+_NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One depthwise convolution's resolved geometry, lifted to three spatial dimensions."""
+
+    batch: int
+    channels: int
+    multiplier: int
+    spatial: tuple[int, int, int]
+    kernel: tuple[int, int, int]
+    out_size: tuple[int, int, int]
+    stride: tuple[int, int, int]
+    pads: tuple[int, int, int]  # before-pads; the output size fixes the after-pads
+    dilation: tuple[int, int, int]
+    n: int  # the caller's number of spatial dimensions
+
+    @property
+    def out_channels(self) -> int:
+        return self.channels * self.multiplier
+
+
+def _lift(values: tuple[int, ...], fill: int) -> tuple[int, int, int]:
+    """Prepend ``fill`` so a 1-D or 2-D tuple becomes 3-D."""
+    return tuple([fill] * (3 - len(values)) + list(values))  # type: ignore[return-value]
+
+
+def make_problem(
+    x_cf_shape: tuple[int, ...], kernel: tuple[int, ...], multiplier: int, stride: tuple[int, ...],
+    pads: Pads, dilation: tuple[int, ...], out_size: tuple[int, ...],
+) -> Problem:
+    """Build a :class:`Problem` from resolved channels-first geometry."""
+    return Problem(
+        batch=x_cf_shape[0], channels=x_cf_shape[1], multiplier=multiplier,
+        spatial=_lift(tuple(x_cf_shape[2:]), 1), kernel=_lift(tuple(kernel), 1),
+        out_size=_lift(tuple(out_size), 1), stride=_lift(tuple(stride), 1),
+        pads=_lift(tuple(p[0] for p in pads), 0), dilation=_lift(tuple(dilation), 1), n=len(kernel),
+    )
+
+
+def compute_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype the kernels run in: float32/float64 natively, anything narrower in float32."""
+    return dtype if dtype in _NATIVE else np.dtype(np.float32)
+
+
+def _prepare(x, weight, stride, padding, dilation, data_format, n, names=("x", "weight")):
+    x_cf = _core.check_input(x, n, data_format, names[0])
+    weight = check_depthwise_weight(weight, x_cf.shape[1], n, names[1])
+    stride_t, pads, dilation_t, out_size = _core.geometry(x_cf.shape[2:], weight.shape[2:], stride, padding, dilation)
+    problem = make_problem(
+        x_cf.shape, weight.shape[2:], weight.shape[0] // x_cf.shape[1], stride_t, pads, dilation_t, out_size
+    )
+    return x_cf, weight, problem
+
+
+# ----------------------------------------------------------------------------------------------- layouts
+def cl_weight(weight: np.ndarray, p: Problem, dtype: np.dtype) -> np.ndarray:
+    """``(C*M, 1, *k)`` -> ``(kd, kh, kw*C*M)``: tap ``j`` of row ``(i_d, i_h)`` holds all channels."""
+    w = weight.reshape(p.out_channels, *p.kernel).transpose(1, 2, 3, 0)  # (kd, kh, kw, CM)
+    return np.ascontiguousarray(w, dtype=dtype).reshape(p.kernel[0], p.kernel[1], -1)
+
+
+def cf_weight(weight: np.ndarray, p: Problem, dtype: np.dtype) -> np.ndarray:
+    """``(C*M, 1, *k)`` -> ``(C*M, kd, kh, kw)``."""
+    return np.ascontiguousarray(weight.reshape(p.out_channels, *p.kernel), dtype=dtype)
+
+
+def cl_input(x: np.ndarray, p: Problem, dtype: np.dtype) -> np.ndarray:
+    """Channels-last ``(N, *spatial, C)`` -> ``(N, D, H, W*C*M)``, channels repeated for a multiplier > 1."""
+    x = np.ascontiguousarray(x, dtype=dtype)
+    if p.multiplier > 1:
+        x = np.repeat(x, p.multiplier, axis=-1)  # channel c*M + j holds input channel c
+    return x.reshape(p.batch, p.spatial[0], p.spatial[1], -1)
+
+
+def _bias(bias: np.ndarray | None, p: Problem, dtype: np.dtype) -> np.ndarray:
+    if bias is None:
+        return np.zeros(p.out_channels, dtype=dtype)
+    return np.ascontiguousarray(bias, dtype=dtype)
+
+
+# ----------------------------------------------------------------------------------------------- forward
+def forward_cl(x: np.ndarray, w_cl: np.ndarray, b: np.ndarray, p: Problem, out: np.ndarray | None = None) -> np.ndarray:
+    """Run the channels-last kernel on prepared arrays; returns ``(N, Do, Ho, Wo*C*M)`` (``out`` if given)."""
+    if out is None:
+        out = np.empty((p.batch, p.out_size[0], p.out_size[1], p.out_size[2] * p.out_channels), dtype=w_cl.dtype)
+    _cl.forward(x, w_cl, b, out, p.stride, p.pads, p.dilation)
+    return out
+
+
+def forward_cf(x: np.ndarray, w_cf: np.ndarray, b: np.ndarray, p: Problem, out: np.ndarray | None = None) -> np.ndarray:
+    """Run the channels-first kernel on prepared arrays; x ``(N, C, D, H, W)``, returns ``(N, C*M, Do, Ho, Wo)``."""
+    if out is None:
+        out = np.empty((p.batch, p.out_channels, *p.out_size), dtype=w_cf.dtype)
+    _cf.forward(x, w_cf, b, out, p.stride, p.pads, p.dilation)
+    return out
+
+
+def depthwise_conv_nd(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: IntOrTuple, padding: PaddingArg,
+    dilation: IntOrTuple, data_format: DataFormat, n: int,
+) -> np.ndarray:
+    """Validate like the reference, then run the kernel for the caller's layout."""
+    x_cf, weight, p = _prepare(x, weight, stride, padding, dilation, data_format, n)
+    out_dtype = np.result_type(x, weight)
+    bias = _core.check_bias(bias, weight.shape[0], out_dtype)
+    dtype = compute_dtype(out_dtype)
+    b = _bias(bias, p, dtype)
+    if data_format == "channels_last":
+        out = forward_cl(cl_input(x, p, dtype), cl_weight(weight, p, dtype), b, p)
+        out = out.reshape(p.batch, *p.out_size[3 - n:], p.out_channels)
+    else:
+        x5 = np.ascontiguousarray(x_cf, dtype=dtype).reshape(p.batch, p.channels, *p.spatial)
+        out = forward_cf(x5, cf_weight(weight, p, dtype), b, p).reshape(p.batch, p.out_channels, *p.out_size[3 - n:])
+    return out.astype(out_dtype, copy=False)
+
+
+# ---------------------------------------------------------------------------------------------- backward
+def backward_cl(g: np.ndarray, x: np.ndarray, w_cl: np.ndarray, p: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Channels-last gradients on prepared arrays (x already repeated for M > 1).
+
+    Returns ``(grad_x_rep (N, D, H, W*C*M), grad_w (kd, kh, kw*C*M))``.
+    """
+    cm = p.out_channels
+    gx = np.empty_like(x)
+    _cl.backward_input(g, w_cl, gx, cm, p.stride, p.pads, p.dilation)
+    slots = _cl.partial_slots(p.batch * p.out_size[0] * p.out_size[1])
+    partial = np.empty((slots, *w_cl.shape), dtype=x.dtype)
+    _cl.backward_weight(g, x, partial, cm, p.stride, p.pads, p.dilation)
+    return gx, partial.sum(axis=0)
+
+
+def backward_cf(g: np.ndarray, x: np.ndarray, w_cf: np.ndarray, p: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Channels-first gradients on prepared 5-D arrays: ``(grad_x (N, C, D, H, W), grad_w (C*M, kd, kh, kw))``."""
+    gx = np.empty_like(x)
+    _cf.backward_input(g, w_cf, gx, p.stride, p.pads, p.dilation)
+    partial = np.empty((p.batch, *w_cf.shape), dtype=x.dtype)
+    _cf.backward_weight(g, x, partial, p.stride, p.pads, p.dilation)
+    return gx, partial.sum(axis=0)
+
+
+def depthwise_conv_nd_backward(
+    grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: IntOrTuple, padding: PaddingArg,
+    dilation: IntOrTuple, data_format: DataFormat, n: int,
+) -> Gradients:
+    """Validate like the reference, then compute ``(grad_x, grad_weight, grad_bias)`` with the kernels."""
+    x_cf, weight, p = _prepare(x, weight, stride, padding, dilation, data_format, n)
+    g_cf = _core.check_grad_out(grad_out, (p.batch, p.out_channels, *p.out_size[3 - n:]), data_format)
+    out_dtype = np.result_type(grad_out, x, weight)
+    dtype = compute_dtype(out_dtype)
+    if data_format == "channels_last":
+        g = np.ascontiguousarray(grad_out, dtype=dtype).reshape(p.batch, p.out_size[0], p.out_size[1], -1)
+        gx_rep, gw = backward_cl(g, cl_input(x, p, dtype), cl_weight(weight, p, dtype), p)
+        gx = gx_rep.reshape(p.batch, *p.spatial, p.channels, p.multiplier).sum(axis=-1)
+        gx = gx.reshape(p.batch, *p.spatial[3 - n:], p.channels)
+        gw = gw.reshape(*p.kernel, p.out_channels).transpose(3, 0, 1, 2)
+        grad_bias = g.reshape(-1, p.out_channels).sum(axis=0)
+    else:
+        g = np.ascontiguousarray(g_cf, dtype=dtype).reshape(p.batch, p.out_channels, *p.out_size)
+        x5 = np.ascontiguousarray(x_cf, dtype=dtype).reshape(p.batch, p.channels, *p.spatial)
+        gx, gw = backward_cf(g, x5, cf_weight(weight, p, dtype), p)
+        gx = gx.reshape(p.batch, p.channels, *p.spatial[3 - n:])
+        grad_bias = g.sum(axis=(0, 2, 3, 4))
+    grad_w = np.ascontiguousarray(gw).reshape(weight.shape)
+    return tuple(a.astype(out_dtype, copy=False) for a in (gx, grad_w, grad_bias))  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------------------ public ops
+_DOC = """{n}D depthwise convolution with the Numba kernels; arguments and result as
+    :func:`dsconv.functional.depthwise_conv{n}d` (the reference).
+
+    Args:
+        x: ``{cf}`` (channels_first) or ``{cl}`` (channels_last); float32/float64 (float16 runs in float32).
+        weight: ``(C * M, 1, *kernel_size)``; output channel ``c * M + j`` filters input channel ``c``.
+        bias: optional ``(C * M,)``.
+        stride, dilation: positive int or {n}-tuple.
+        padding: int, {n}-tuple, {n} ``(before, after)`` pairs, ``"valid"``, ``"same"``{causal}.
+        data_format: ``"channels_first"`` or ``"channels_last"`` (weights keep their layout).
+
+    Shape:
+        per spatial dimension ``out = floor((n + before + after - d * (k - 1) - 1) / s) + 1``.
+
+    Returns:
+        The output in the caller's layout, dtype ``np.result_type(x, weight)``.
+
+    Example:
+        >>> from dsconv.kernels import depthwise_conv{n}d
+        >>> depthwise_conv{n}d(np.ones({ex_shape}, np.float32), np.ones({w_shape}, np.float32)).shape
+        {ex_out}
+    """
+
+_BACKWARD_DOC = """Gradients of :func:`depthwise_conv{n}d` with the Numba kernels; arguments and results as
+    :func:`dsconv.functional.depthwise_conv{n}d_backward`.
+
+    Args:
+        grad_out: gradient of the output, the forward output's shape and layout.
+        x, weight, stride, padding, dilation, data_format: as in the forward call.
+
+    Returns:
+        ``(grad_x, grad_weight, grad_bias)`` shaped like ``x``, ``weight`` and ``(C * M,)``.
+    """
+
+
+def depthwise_conv1d(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride: IntOrTuple = 1,
+    padding: PaddingArg = 0, dilation: IntOrTuple = 1, *, data_format: DataFormat = "channels_first",
+) -> np.ndarray:
+    return depthwise_conv_nd(x, weight, bias, stride, padding, dilation, data_format, 1)
+
+
+def depthwise_conv2d(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride: IntOrTuple = 1,
+    padding: PaddingArg = 0, dilation: IntOrTuple = 1, *, data_format: DataFormat = "channels_first",
+) -> np.ndarray:
+    return depthwise_conv_nd(x, weight, bias, stride, padding, dilation, data_format, 2)
+
+
+def depthwise_conv3d(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, stride: IntOrTuple = 1,
+    padding: PaddingArg = 0, dilation: IntOrTuple = 1, *, data_format: DataFormat = "channels_first",
+) -> np.ndarray:
+    return depthwise_conv_nd(x, weight, bias, stride, padding, dilation, data_format, 3)
+
+
+def depthwise_conv1d_backward(
+    grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: IntOrTuple = 1, padding: PaddingArg = 0,
+    dilation: IntOrTuple = 1, *, data_format: DataFormat = "channels_first",
+) -> Gradients:
+    return depthwise_conv_nd_backward(grad_out, x, weight, stride, padding, dilation, data_format, 1)
+
+
+def depthwise_conv2d_backward(
+    grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: IntOrTuple = 1, padding: PaddingArg = 0,
+    dilation: IntOrTuple = 1, *, data_format: DataFormat = "channels_first",
+) -> Gradients:
+    return depthwise_conv_nd_backward(grad_out, x, weight, stride, padding, dilation, data_format, 2)
+
+
+def depthwise_conv3d_backward(
+    grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: IntOrTuple = 1, padding: PaddingArg = 0,
+    dilation: IntOrTuple = 1, *, data_format: DataFormat = "channels_first",
+) -> Gradients:
+    return depthwise_conv_nd_backward(grad_out, x, weight, stride, padding, dilation, data_format, 3)
+
+
+_EXAMPLES = {
+    1: ("(N, C, L)", "(N, L, C)", "(1, 2, 8)", "(2, 1, 3)", "(1, 2, 6)", ' or ``"causal"``'),
+    2: ("(N, C, H, W)", "(N, H, W, C)", "(1, 2, 5, 5)", "(4, 1, 3, 3)", "(1, 4, 3, 3)", ""),
+    3: ("(N, C, D, H, W)", "(N, D, H, W, C)", "(1, 2, 4, 4, 4)", "(2, 1, 3, 3, 3)", "(1, 2, 2, 2, 2)", ""),
+}
+for _n, (_cfs, _cls, _ex, _w, _out, _causal) in _EXAMPLES.items():
+    globals()[f"depthwise_conv{_n}d"].__doc__ = _DOC.format(
+        n=_n, cf=_cfs, cl=_cls, ex_shape=_ex, w_shape=_w, ex_out=_out, causal=_causal
+    )
+    globals()[f"depthwise_conv{_n}d_backward"].__doc__ = _BACKWARD_DOC.format(n=_n)
