@@ -1,0 +1,55 @@
+"""``train``: from names (a zoo model or ``module:factory``, a data set) to a trained model; what ``dsconv train`` calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dsconv.train.checkpoint import build_model
+from dsconv.train.config import TrainConfig
+from dsconv.train.loop import TrainResult, fit
+
+
+def model_spec_for(model: str, num_classes: int, in_channels: int, model_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``model_spec`` of a zoo name or ``module:factory`` sized for the data.
+
+    Zoo models get ``num_classes`` and ``in_channels`` from the data (explicit ``model_kwargs`` win);
+    factories get exactly ``model_kwargs`` plus ``num_classes`` and ``in_channels``.
+    """
+    if not isinstance(model, str) or not model:
+        raise TypeError(f"`model` must be a zoo name or 'module:function'. Received model={model!r}")
+    kwargs = {"num_classes": num_classes, "in_channels": in_channels, **(model_kwargs or {})}
+    key = "factory" if ":" in model else "name"
+    return {key: model, "kwargs": kwargs}
+
+
+def train(model: str, data: str, config: TrainConfig | None = None, *, model_kwargs: dict[str, Any] | None = None,
+          size: int | None = None, limit: int | None = None, val_fraction: float = 0.2) -> TrainResult:
+    """Load data set ``data``, build ``model`` for it (seeded) and ``fit`` it.
+
+    Args:
+        model: a registered zoo name (``dsconv.models.list_models()``) or ``module:function`` / ``file.py:function``
+            returning a ``torch.nn.Module`` (called with ``num_classes``, ``in_channels`` and ``model_kwargs``).
+        data: see :func:`dsconv.data.load_dataset` (``digits``, ``keywords``, ``gratings_rings``, ``shift_task``,
+            ``images:PATH`` or a folder, ``audio:PATH``).
+        config: :class:`TrainConfig`; its ``seed`` also seeds the model initialisation and the data split.
+        model_kwargs: extra factory arguments (``width``, ``resolution``, ...).
+        size: image side for image data.
+        limit: keep only the first ``limit`` training samples.
+        val_fraction: validation share when the data has no split of its own.
+
+    Returns:
+        :class:`dsconv.train.TrainResult`.
+    """
+    import torch
+
+    from dsconv.data import load_dataset
+
+    config = config or TrainConfig()
+    config.data = data
+    splits = load_dataset(data, size=size, in_channels=(model_kwargs or {}).get("in_channels"),
+                          val_fraction=val_fraction, seed=config.seed, limit=limit)
+    spec = model_spec_for(model, len(splits.classes), splits.sample_shape[0], model_kwargs)
+    config.extra = {**config.extra, "size": size, "limit": limit, "val_fraction": val_fraction}
+    torch.manual_seed(config.seed)
+    net = build_model(spec)
+    return fit(net, splits, config, model_spec=spec)
