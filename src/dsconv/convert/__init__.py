@@ -6,7 +6,8 @@ reports, per layer, the rank, energy kept, kernel and output errors and the MACs
 """
 
 from dsconv.convert._core import to_separable
+from dsconv.convert._files import load_model, save_model
 from dsconv.convert._modules import GroupedSeparableConv, folded_kernel
 from dsconv.convert._report import ConversionReport, LayerReport
 
-__all__ = ["ConversionReport", "GroupedSeparableConv", "LayerReport", "folded_kernel", "to_separable"]
+__all__ = ["ConversionReport", "GroupedSeparableConv", "LayerReport", "folded_kernel", "load_model", "save_model", "to_separable"]
