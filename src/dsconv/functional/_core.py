@@ -9,10 +9,11 @@ over the ``prod(kernel_size)`` taps, no loop over pixels.
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from collections.abc import Sequence
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeVar, Union
 
 import numpy as np
 
@@ -21,6 +22,8 @@ from dsconv.functional.shapes import PaddingArg, Pads, conv_geometry
 
 IntOrTuple = Union[int, Sequence[int]]
 DataFormat = Literal["channels_first", "channels_last"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
@@ -152,3 +155,14 @@ def add_bias(out: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     if bias is not None:
         out += bias.reshape(-1, *(1,) * (out.ndim - 2))
     return out
+
+
+def ieee(function: _F) -> _F:
+    """Let NaN and inf propagate silently, as in PyTorch (``inf - inf`` gives NaN without a RuntimeWarning)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(invalid="ignore", over="ignore"):
+            return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

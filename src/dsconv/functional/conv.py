@@ -38,6 +38,7 @@ def _check_groups(groups: int, in_channels: int, weight: np.ndarray) -> int:
     return groups
 
 
+@_core.ieee
 def conv_nd(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: IntOrTuple, padding: PaddingArg,
     dilation: IntOrTuple, groups: int, data_format: DataFormat, n: int,

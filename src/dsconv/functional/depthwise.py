@@ -14,6 +14,8 @@ Output size per spatial dimension (kernel ``k``, stride ``s``, dilation ``d``, p
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dsconv.functional import _core
@@ -53,6 +55,7 @@ def _forward(
     return out.reshape(batch, channels * multiplier, *out_size)
 
 
+@_core.ieee
 def depthwise_conv_nd(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: IntOrTuple,
     padding: PaddingArg, dilation: IntOrTuple, data_format: DataFormat, n: int,
@@ -71,6 +74,7 @@ def depthwise_conv_nd(
     return _core.to_caller_layout(_core.add_bias(out, bias), data_format)
 
 
+@_core.ieee
 def depthwise_conv_nd_backward(
     grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: IntOrTuple,
     padding: PaddingArg, dilation: IntOrTuple, data_format: DataFormat, n: int,
@@ -85,7 +89,8 @@ def depthwise_conv_nd_backward(
     g = _core.check_grad_out(grad_out, (batch, channels * multiplier, *out_size), data_format)
     dtype = np.result_type(g, x_cf, weight)
     g = g.reshape(batch, channels, multiplier, *out_size)  # (N, C, M, *out)
-    g_flat = g.reshape(batch, channels, multiplier, -1)  # (N, C, M, P)
+    pixels = math.prod(out_size)  # explicit, not -1: reshape cannot infer it when the batch is empty
+    g_flat = g.reshape(batch, channels, multiplier, pixels)  # (N, C, M, P)
     w = weight.reshape(channels, multiplier, *weight.shape[2:])  # (C, M, *k)
     x_pad = _core.pad_spatial(x_cf, pads)  # (N, C, *padded)
     grad_x_pad = np.zeros(x_pad.shape, dtype=dtype)
@@ -93,7 +98,7 @@ def depthwise_conv_nd_backward(
     for tap, window in _core.taps(weight.shape[2:], stride_t, dilation_t, out_size):
         index = (slice(None), slice(None), *window)
         kernel_index = (slice(None), slice(None), *tap)
-        x_win = x_pad[index].reshape(batch, channels, -1)  # (N, C, P) with P = prod(out)
+        x_win = x_pad[index].reshape(batch, channels, pixels)  # (N, C, P)
         grad_w[kernel_index] = np.einsum("ncmp,ncp->cm", g_flat, x_win)
         grad_x_pad[index] += np.einsum("ncm...,cm->nc...", g, w[kernel_index])
     grad_x = _core.crop_spatial(grad_x_pad, pads)

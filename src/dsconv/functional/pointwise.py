@@ -6,6 +6,8 @@ PyTorch's ``(C_out, C_in, 1, ...)`` layout. The spatial size is unchanged.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dsconv.functional import _core
@@ -26,6 +28,7 @@ def check_pointwise_weight(weight: np.ndarray, in_channels: int, n: int, name: s
     return weight
 
 
+@_core.ieee
 def pointwise_conv_nd(
     x: np.ndarray,
     weight: np.ndarray,
@@ -45,6 +48,7 @@ def pointwise_conv_nd(
     return _core.to_caller_layout(_core.add_bias(out, bias), data_format)
 
 
+@_core.ieee
 def pointwise_conv_nd_backward(
     grad_out: np.ndarray,
     x: np.ndarray,
@@ -61,9 +65,9 @@ def pointwise_conv_nd_backward(
     dtype = np.result_type(g, x_cf, weight)
     w = weight.reshape(weight.shape[:2])  # (C_out, C_in)
     grad_x = np.einsum("oi,no...->ni...", w, g, optimize=True).astype(dtype, copy=False)  # (N, C_in, *spatial)
-    batch = x_cf.shape[0]
-    g_flat = g.reshape(batch, g.shape[1], -1)  # (N, C_out, P) with P = prod(spatial)
-    x_flat = x_cf.reshape(batch, x_cf.shape[1], -1)  # (N, C_in, P)
+    batch, pixels = x_cf.shape[0], math.prod(x_cf.shape[2:])  # explicit sizes: -1 fails on an empty batch
+    g_flat = g.reshape(batch, g.shape[1], pixels)  # (N, C_out, P)
+    x_flat = x_cf.reshape(batch, x_cf.shape[1], pixels)  # (N, C_in, P)
     grad_w = np.einsum("nop,nip->oi", g_flat, x_flat).astype(dtype, copy=False).reshape(weight.shape)
     grad_bias = g.sum(axis=(0, *range(2, 2 + n)), dtype=dtype)
     return _core.to_caller_layout(grad_x, data_format), grad_w, grad_bias
