@@ -19,7 +19,7 @@ from dsconv.kernels.depthwise import (
     depthwise_conv3d,
     depthwise_conv3d_backward,
 )
-#FUSED
+from dsconv.kernels.fused import FusedSeparableParams, fused_separable_conv2d
 
 _LAZY = {
     "depthwise_conv_torch": "dsconv.kernels.autograd",

@@ -68,14 +68,22 @@ def compute_dtype(dtype: np.dtype) -> np.dtype:
     return dtype if dtype in _NATIVE else np.dtype(np.float32)
 
 
+def problem_for(
+    x_cf_shape: tuple[int, ...], weight: np.ndarray, stride: IntOrTuple, padding: PaddingArg,
+    dilation: IntOrTuple, weight_name: str = "weight",
+) -> tuple[np.ndarray, Problem]:
+    """Validate ``weight`` for a channels-first input shape and resolve the geometry: ``(weight, problem)``."""
+    n = len(x_cf_shape) - 2
+    weight = check_depthwise_weight(weight, x_cf_shape[1], n, weight_name)
+    stride_t, pads, dilation_t, out_size = _core.geometry(tuple(x_cf_shape[2:]), weight.shape[2:], stride, padding, dilation)
+    multiplier = weight.shape[0] // x_cf_shape[1]
+    return weight, make_problem(tuple(x_cf_shape), weight.shape[2:], multiplier, stride_t, pads, dilation_t, out_size)
+
+
 def _prepare(x, weight, stride, padding, dilation, data_format, n, names=("x", "weight")):
     x_cf = _core.check_input(x, n, data_format, names[0])
-    weight = check_depthwise_weight(weight, x_cf.shape[1], n, names[1])
-    stride_t, pads, dilation_t, out_size = _core.geometry(x_cf.shape[2:], weight.shape[2:], stride, padding, dilation)
-    problem = make_problem(
-        x_cf.shape, weight.shape[2:], weight.shape[0] // x_cf.shape[1], stride_t, pads, dilation_t, out_size
-    )
-    return x_cf, weight, problem
+    weight, p = problem_for(x_cf.shape, weight, stride, padding, dilation, names[1])
+    return x_cf, weight, p
 
 
 # ----------------------------------------------------------------------------------------------- layouts
