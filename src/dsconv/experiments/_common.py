@@ -1,0 +1,172 @@
+"""Helpers shared by the experiments: seeding, layer builders, training loops and summaries.
+
+Private to :mod:`dsconv.experiments`; torch is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+Progress = Callable[[str, float], None] | None
+
+
+def report(progress: Progress, message: str, fraction: float) -> None:
+    """Forward a progress message if a callback was given."""
+    if progress is not None:
+        progress(message, min(max(float(fraction), 0.0), 1.0))
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch and make its CPU kernels deterministic for this process."""
+    import torch
+
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def summary(values: Sequence[float]) -> dict[str, Any]:
+    """Mean, sample standard deviation, min, max and the raw values of repeated measurements."""
+    arr = np.asarray(values, dtype=np.float64)
+    std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    return {
+        "mean": float(arr.mean()),
+        "std": std,
+        "min": float(arr.min()),
+        "max": float(arr.max()),
+        "values": [float(v) for v in arr],
+    }
+
+
+def separable_conv(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    *,
+    depth_multiplier: int = 1,
+    padding: int = 0,
+    padding_mode: str = "zeros",
+    bias: bool = True,
+) -> Any:
+    """A depthwise-separable 2D layer: ``dsconv.nn.SeparableConv2d`` (sub-modules ``conv_dw``, ``conv_pw``).
+
+    Args:
+        in_channels: input channels ``C``.
+        out_channels: output channels of the pointwise stage.
+        kernel_size: depthwise kernel size ``k``.
+        depth_multiplier: depthwise outputs per input channel ``M``.
+        padding: symmetric zero/circular padding of the depthwise stage.
+        padding_mode: ``"zeros"`` or ``"circular"``.
+        bias: add biases.
+
+    Returns:
+        The layer (a ``torch.nn.Module``).
+    """
+    try:
+        from dsconv.nn import SeparableConv2d
+    except ImportError:  # dsconv.nn not built: the same composition from torch's own layers
+        return _torch_separable(in_channels, out_channels, kernel_size, depth_multiplier, padding,
+                                padding_mode, bias)
+    return SeparableConv2d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        padding=padding,
+        depth_multiplier=depth_multiplier,
+        bias=bias,
+        padding_mode=padding_mode,
+    )
+
+
+def _torch_separable(c_in: int, c_out: int, k: int, m: int, padding: int, mode: str, bias: bool) -> Any:
+    """Depthwise (``groups=C``) then pointwise, with the sub-module names of ``dsconv.nn``."""
+    import torch
+
+    layer = torch.nn.Sequential()
+    layer.add_module("conv_dw", torch.nn.Conv2d(c_in, c_in * m, k, padding=padding, groups=c_in,
+                                                bias=bias, padding_mode=mode))
+    layer.add_module("conv_pw", torch.nn.Conv2d(c_in * m, c_out, 1, bias=bias))
+    return layer
+
+
+def separable_backend() -> str:
+    """Which separable layer :func:`separable_conv` builds: ``dsconv.nn`` or the torch composition."""
+    try:
+        import dsconv.nn  # noqa: F401
+    except ImportError:
+        return "torch.nn.Conv2d(groups=C) + 1x1 (dsconv.nn not available)"
+    return "dsconv.nn.SeparableConv2d"
+
+
+def standard_conv(in_channels: int, out_channels: int, kernel_size: int, **kwargs: Any) -> Any:
+    """A dense ``torch.nn.Conv2d`` with the same arguments as :func:`separable_conv`."""
+    import torch
+
+    return torch.nn.Conv2d(in_channels, out_channels, kernel_size, **kwargs)
+
+
+def count_params(model: Any) -> int:
+    """Number of trainable parameters of a torch module."""
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+def train_classifier(
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    weight_decay: float = 0.0,
+) -> list[float]:
+    """Train ``model`` with Adam and cross-entropy on ``(x, y)``; returns the mean loss per epoch."""
+    import torch
+
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    losses = []
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for start in range(0, len(xt), batch_size):
+            idx = order[start : start + batch_size]
+            loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(idx)
+        losses.append(total / len(xt))
+    return losses
+
+
+def accuracy(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> float:
+    """Classification accuracy of ``model`` on ``(x, y)``."""
+    import torch
+
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            logits = model(torch.from_numpy(x[start : start + batch_size]))
+            correct += int((logits.argmax(dim=1).numpy() == y[start : start + batch_size]).sum())
+    return correct / len(x)
+
+
+def thin_curve(values: Sequence[float], points: int = 100) -> list[float]:
+    """At most ``points`` values, evenly spaced (always keeping the last), for plotting."""
+    if len(values) <= points:
+        return [float(v) for v in values]
+    idx = np.unique(np.linspace(0, len(values) - 1, points).round().astype(int))
+    return [float(values[i]) for i in idx]
+
+
+def safe_float(value: float) -> float | None:
+    """A JSON-safe float: NaN and infinities become ``None``."""
+    return float(value) if math.isfinite(value) else None
