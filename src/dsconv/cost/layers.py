@@ -237,17 +237,18 @@ def separable_cost(
     padding: PaddingArg = 0,
     dilation: int | Sequence[int] = 1,
     bias: bool = True,
+    inner_bias: bool = False,
     batch_size: int = 1,
     dtype: str = "float32",
 ) -> LayerCost:
     """Cost of a depthwise separable convolution: depthwise (with its stride) then pointwise.
 
-    ``bias`` applies to both stages (as in ``dsconv.nn.SeparableConv*d``). The intermediate
-    ``C M x out`` map is written by the depthwise stage and read by the pointwise one (unfused traffic);
-    ``parts`` holds the two stages.
+    As in ``dsconv.nn.SeparableConv*d`` (and Keras' ``SeparableConv2D``), ``bias`` is the output
+    (pointwise) bias and ``inner_bias`` the depthwise one. The intermediate ``C M x out`` map is written
+    by the depthwise stage and read by the pointwise one (unfused traffic); ``parts`` holds the two stages.
     """
     dw = depthwise_cost(in_channels, kernel_size, input_size, depth_multiplier=depth_multiplier,
-                        stride=stride, padding=padding, dilation=dilation, bias=bias,
+                        stride=stride, padding=padding, dilation=dilation, bias=inner_bias,
                         batch_size=batch_size, dtype=dtype)
     pw = pointwise_cost(dw.output_shape[0], out_channels, dw.output_shape[1:], bias=bias,
                         batch_size=batch_size, dtype=dtype)

@@ -241,6 +241,18 @@ def _check_input_size(input_size: Any) -> tuple[int, ...]:
     return size
 
 
+def _visible_backend() -> Any:
+    """dsconv's Numba kernels run outside PyTorch's dispatcher, invisible to the trace: while profiling,
+    layers that follow the process-wide backend take the torch path (same work, visible ops). Layers
+    built with an explicit ``backend="dsconv"`` stay invisible and are reported as unaccounted."""
+    import contextlib
+    import sys
+
+    if "dsconv.nn.backend" not in sys.modules:
+        return contextlib.nullcontext()
+    return sys.modules["dsconv.nn.backend"].use_backend("torch")
+
+
 def _run(model: Any, size: tuple[int, ...], batch: int) -> Any:
     import torch
 
@@ -255,7 +267,7 @@ def _run(model: Any, size: tuple[int, ...], batch: int) -> Any:
     tracer.attach()
     try:
         model.eval()
-        with torch.no_grad(), tracer:
+        with torch.no_grad(), _visible_backend(), tracer:
             model(x)
     except Exception as exc:  # any failure inside the model: name the layer and the input size
         frame = tracer.innermost()
