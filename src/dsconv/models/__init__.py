@@ -17,13 +17,13 @@ Example:
 """
 
 from dsconv.models import (  # noqa: F401 - importing a family registers its models
-    # deeplab,
+    deeplab,
     ds_cnn,
     efficientnet,
     mobilenet_v1,
     mobilenet_v2,
     mobilenet_v3,
-    # perception,
+    perception,
     xception,
 )
 from dsconv.models._registry import create_model, list_models, register_model
