@@ -148,3 +148,17 @@ def test_layer_selection_and_default_probe():
     assert [r.name for r in report.layers] == ["1"]
     _, report = to_separable(model, rank=1, layers=lambda name, m: m.in_channels == 3)
     assert [r.name for r in report.layers] == ["0"]
+
+
+def test_zoo_model_full_rank_with_bn_folding_is_exact():
+    from dsconv.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("mobilenet_v1_dense", num_classes=10, width=0.25, resolution=32).eval()
+    x = torch.randn(2, *model.default_input_size)
+    new, report = to_separable(model, rank=9, fold_bn=True, force=True, example_input=x)
+    assert len(report.converted) == sum(1 for r in report.layers if r.kernel_size != (1, 1))
+    assert any(r.bn_folded for r in report.converted)
+    assert max(r.output_error for r in report.converted) < 1e-5
+    with torch.no_grad():
+        torch.testing.assert_close(new(x), model(x), rtol=1e-4, atol=1e-5)

@@ -117,7 +117,9 @@ def _candidate(site: _Site) -> Candidate:
                      [_layer_macs(conv, site.out_size, r) for r in range(1, full + 1)], blocked)
 
 
-def _choose(cands: list[Candidate], rank, energy, max_macs, force, fixed_macs) -> dict[str, tuple[int | None, str]]:
+def _choose(
+    cands: list[Candidate], rank: int | None, energy: float | None, max_macs: int | None, force: bool, fixed_macs: int
+) -> dict[str, tuple[int | None, str]]:
     if max_macs is not None:
         return by_budget(cands, max_macs, fixed_macs)
     out = {}
@@ -129,7 +131,7 @@ def _choose(cands: list[Candidate], rank, energy, max_macs, force, fixed_macs) -
     return out
 
 
-def _criterion(rank, energy, max_macs) -> str:
+def _criterion(rank: int | None, energy: float | None, max_macs: int | None) -> str:
     given = [(n, v) for n, v in (("rank", rank), ("energy", energy), ("max_macs", max_macs)) if v is not None]
     if len(given) != 1:
         raise ValueError(
@@ -255,7 +257,7 @@ def to_separable(
 
 
 @torch.no_grad()
-def _model_error(new_model: nn.Module, x: torch.Tensor, y_ref) -> float | None:
+def _model_error(new_model: nn.Module, x: torch.Tensor, y_ref: object) -> float | None:
     if not isinstance(y_ref, torch.Tensor):
         return None
     was = new_model.training
