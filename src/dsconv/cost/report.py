@@ -112,7 +112,10 @@ def print_profile_rich(prof: Any, console: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped output: wide enough for qualified names, no wrapping
+            console.width = max(console.width, 150)
     header, cells = _row_cells(prof)
     keep = [i for i, name in enumerate(header) if name not in ("op", "other FLOPs")]
     tables = ((_heading(prof), [header[i] for i in keep], [[row[i] for i in keep] for row in cells]),
