@@ -74,6 +74,35 @@ def depthwise_conv_nd(
     return _core.to_caller_layout(_core.add_bias(out, bias), data_format)
 
 
+def _backward(
+    g: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: tuple[int, ...], pads: _core.Pads,
+    dilation: tuple[int, ...], out_size: tuple[int, ...], dtype: np.dtype,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Channels-first ``(grad_x, grad_weight)`` from ``g = grad_out`` ``(N, C*M, *out)``, tap by tap.
+
+    Each tap's forward update ``out[:, c, j] += x_window[:, c] * w[c, j, tap]`` is differentiated in
+    place: ``grad_w[c, j, tap] = <g[:, c, j], x_window[:, c]>`` and ``x_window[:, c]`` receives
+    ``sum_j g[:, c, j] * w[c, j, tap]`` (scattered into the padded input, whose border is then cropped).
+    """
+    batch, channels = x.shape[:2]
+    kernel = weight.shape[2:]
+    multiplier = weight.shape[0] // channels
+    pixels = math.prod(out_size)  # explicit, not -1: reshape cannot infer it when the batch is empty
+    g = g.reshape(batch, channels, multiplier, *out_size)  # (N, C, M, *out)
+    g_flat = g.reshape(batch, channels, multiplier, pixels)  # (N, C, M, P)
+    w = weight.reshape(channels, multiplier, *kernel)  # (C, M, *k)
+    x_pad = _core.pad_spatial(x, pads)  # (N, C, *padded)
+    grad_x_pad = np.zeros(x_pad.shape, dtype=dtype)
+    grad_w = np.zeros(w.shape, dtype=dtype)
+    for tap, window in _core.taps(kernel, stride, dilation, out_size):
+        index = (slice(None), slice(None), *window)
+        kernel_index = (slice(None), slice(None), *tap)
+        x_win = x_pad[index].reshape(batch, channels, pixels)  # (N, C, P)
+        grad_w[kernel_index] = np.einsum("ncmp,ncp->cm", g_flat, x_win)
+        grad_x_pad[index] += np.einsum("ncm...,cm->nc...", g, w[kernel_index])  # (N, C, *out)
+    return _core.crop_spatial(grad_x_pad, pads), grad_w.reshape(weight.shape)
+
+
 @_core.ieee
 def depthwise_conv_nd_backward(
     grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: IntOrTuple,
@@ -84,26 +113,11 @@ def depthwise_conv_nd_backward(
     x_cf = _core.check_input(x, n, data_format, names[0])
     weight = check_depthwise_weight(weight, x_cf.shape[1], n, names[1])
     stride_t, pads, dilation_t, out_size = _core.geometry(x_cf.shape[2:], weight.shape[2:], stride, padding, dilation)
-    batch, channels = x_cf.shape[:2]
-    multiplier = weight.shape[0] // channels
-    g = _core.check_grad_out(grad_out, (batch, channels * multiplier, *out_size), data_format)
+    g = _core.check_grad_out(grad_out, (x_cf.shape[0], weight.shape[0], *out_size), data_format)
     dtype = np.result_type(g, x_cf, weight)
-    g = g.reshape(batch, channels, multiplier, *out_size)  # (N, C, M, *out)
-    pixels = math.prod(out_size)  # explicit, not -1: reshape cannot infer it when the batch is empty
-    g_flat = g.reshape(batch, channels, multiplier, pixels)  # (N, C, M, P)
-    w = weight.reshape(channels, multiplier, *weight.shape[2:])  # (C, M, *k)
-    x_pad = _core.pad_spatial(x_cf, pads)  # (N, C, *padded)
-    grad_x_pad = np.zeros(x_pad.shape, dtype=dtype)
-    grad_w = np.zeros(w.shape, dtype=dtype)
-    for tap, window in _core.taps(weight.shape[2:], stride_t, dilation_t, out_size):
-        index = (slice(None), slice(None), *window)
-        kernel_index = (slice(None), slice(None), *tap)
-        x_win = x_pad[index].reshape(batch, channels, pixels)  # (N, C, P)
-        grad_w[kernel_index] = np.einsum("ncmp,ncp->cm", g_flat, x_win)
-        grad_x_pad[index] += np.einsum("ncm...,cm->nc...", g, w[kernel_index])
-    grad_x = _core.crop_spatial(grad_x_pad, pads)
-    grad_bias = g.sum(axis=(0, *range(3, 3 + n)), dtype=dtype).reshape(-1)
-    return _core.to_caller_layout(grad_x, data_format), grad_w.reshape(weight.shape), grad_bias
+    grad_x, grad_w = _backward(g, x_cf, weight, stride_t, pads, dilation_t, out_size, dtype)
+    grad_bias = g.sum(axis=(0, *range(2, 2 + n)), dtype=dtype)  # (C*M,)
+    return _core.to_caller_layout(grad_x, data_format), grad_w, grad_bias
 
 
 def depthwise_conv1d(

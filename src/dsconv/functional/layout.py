@@ -30,7 +30,8 @@ def _check_array(value: Any, name: str, min_ndim: int, max_ndim: int, layout: st
         raise TypeError(f"`{name}` must have a real numeric dtype. Received {name}.dtype={value.dtype}")
     if not min_ndim <= value.ndim <= max_ndim or 0 in value.shape:
         raise ValueError(
-            f"`{name}` must be a non-empty {min_ndim}D to {max_ndim}D array {layout}. Received {name}.shape={value.shape}"
+            f"`{name}` must be a non-empty {min_ndim}D to {max_ndim}D array {layout}. "
+            f"Received {name}.shape={value.shape}"
         )
     return value
 
@@ -106,7 +107,9 @@ def keras_to_torch_pointwise(kernel: np.ndarray) -> np.ndarray:
     kernel = _check_array(kernel, "kernel", 3, 5, "(*ones, C_in, C_out)")
     ones = kernel.shape[:-2]
     if any(size != 1 for size in ones):
-        raise ValueError(f"`kernel` must have spatial size 1 (a pointwise kernel). Received kernel.shape={kernel.shape}")
+        raise ValueError(
+            f"`kernel` must have spatial size 1 (a pointwise kernel). Received kernel.shape={kernel.shape}"
+        )
     in_channels, out_channels = kernel.shape[-2:]
     matrix = kernel.reshape(in_channels, out_channels).T  # (C_out, C_in)
     return np.ascontiguousarray(matrix.reshape(out_channels, in_channels, *ones))
@@ -131,7 +134,9 @@ def torch_to_keras_pointwise(weight: np.ndarray) -> np.ndarray:
     weight = _check_array(weight, "weight", 3, 5, "(C_out, C_in, *ones)")
     ones = weight.shape[2:]
     if any(size != 1 for size in ones):
-        raise ValueError(f"`weight` must have spatial size 1 (a pointwise weight). Received weight.shape={weight.shape}")
+        raise ValueError(
+            f"`weight` must have spatial size 1 (a pointwise weight). Received weight.shape={weight.shape}"
+        )
     out_channels, in_channels = weight.shape[:2]
     matrix = weight.reshape(out_channels, in_channels).T  # (C_in, C_out)
     return np.ascontiguousarray(matrix.reshape(*ones, in_channels, out_channels))

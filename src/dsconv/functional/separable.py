@@ -75,14 +75,17 @@ def separable_conv1d(
         per spatial dimension ``out = floor((n + before + after - d * (k - 1) - 1) / s) + 1``.
 
     Returns:
-        ``(N, C_out, L_out)`` or ``(N, L_out, C_out)``, dtype ``np.result_type(x, dw_weight, pw_weight)``.
+        ``(N, C_out, L_out)`` or ``(N, L_out, C_out)``,
+        dtype ``np.result_type(x, dw_weight, pw_weight)``.
 
     Example:
         >>> x = np.ones((1, 2, 8))
         >>> separable_conv1d(x, np.ones((4, 1, 3)), np.ones((5, 4, 1)), padding="same").shape
         (1, 5, 8)
     """
-    return separable_conv_nd(x, dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dilation, data_format, 1)
+    return separable_conv_nd(
+        x, dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dilation, data_format, 1
+    )
 
 
 def separable_conv2d(
@@ -111,14 +114,17 @@ def separable_conv2d(
         per spatial dimension ``out = floor((n + before + after - d * (k - 1) - 1) / s) + 1``.
 
     Returns:
-        ``(N, C_out, H_out, W_out)`` or ``(N, H_out, W_out, C_out)``, dtype ``np.result_type(x, dw_weight, pw_weight)``.
+        ``(N, C_out, H_out, W_out)`` or ``(N, H_out, W_out, C_out)``,
+        dtype ``np.result_type(x, dw_weight, pw_weight)``.
 
     Example:
         >>> x = np.ones((1, 2, 6, 6))
         >>> separable_conv2d(x, np.ones((4, 1, 3, 3)), np.ones((5, 4, 1, 1)), padding="same").shape
         (1, 5, 6, 6)
     """
-    return separable_conv_nd(x, dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dilation, data_format, 2)
+    return separable_conv_nd(
+        x, dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dilation, data_format, 2
+    )
 
 
 def separable_conv3d(
@@ -147,14 +153,17 @@ def separable_conv3d(
         per spatial dimension ``out = floor((n + before + after - d * (k - 1) - 1) / s) + 1``.
 
     Returns:
-        ``(N, C_out, D_out, H_out, W_out)`` or ``(N, D_out, H_out, W_out, C_out)``, dtype ``np.result_type(x, dw_weight, pw_weight)``.
+        ``(N, C_out, D_out, H_out, W_out)`` or ``(N, D_out, H_out, W_out, C_out)``,
+        dtype ``np.result_type(x, dw_weight, pw_weight)``.
 
     Example:
         >>> x = np.ones((1, 2, 3, 3, 3))
         >>> separable_conv3d(x, np.ones((2, 1, 3, 3, 3)), np.ones((5, 2, 1, 1, 1)), padding="same").shape
         (1, 5, 3, 3, 3)
     """
-    return separable_conv_nd(x, dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dilation, data_format, 3)
+    return separable_conv_nd(
+        x, dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dilation, data_format, 3
+    )
 
 
 def separable_conv1d_backward(
@@ -184,8 +193,8 @@ def separable_conv1d_backward(
         not the forward pass used biases.
 
     Example:
-        >>> x = np.ones((1, 2, 8))
-        >>> grads = separable_conv1d_backward(np.ones((1, 5, 8)), x, np.ones((4, 1, 3)), np.ones((5, 4, 1)), padding="same")
+        >>> x, dw, pw = np.ones((1, 2, 8)), np.ones((4, 1, 3)), np.ones((5, 4, 1))
+        >>> grads = separable_conv1d_backward(np.ones((1, 5, 8)), x, dw, pw, padding="same")
         >>> [g.shape for g in grads]
         [(1, 2, 8), (4, 1, 3), (4,), (5, 4, 1), (5,)]
     """
@@ -221,8 +230,8 @@ def separable_conv2d_backward(
         not the forward pass used biases.
 
     Example:
-        >>> x = np.ones((1, 2, 6, 6))
-        >>> grads = separable_conv2d_backward(np.ones((1, 5, 6, 6)), x, np.ones((4, 1, 3, 3)), np.ones((5, 4, 1, 1)), padding="same")
+        >>> x, dw, pw = np.ones((1, 2, 6, 6)), np.ones((4, 1, 3, 3)), np.ones((5, 4, 1, 1))
+        >>> grads = separable_conv2d_backward(np.ones((1, 5, 6, 6)), x, dw, pw, padding="same")
         >>> [g.shape for g in grads]
         [(1, 2, 6, 6), (4, 1, 3, 3), (4,), (5, 4, 1, 1), (5,)]
     """
@@ -258,8 +267,8 @@ def separable_conv3d_backward(
         not the forward pass used biases.
 
     Example:
-        >>> x = np.ones((1, 2, 3, 3, 3))
-        >>> grads = separable_conv3d_backward(np.ones((1, 5, 3, 3, 3)), x, np.ones((2, 1, 3, 3, 3)), np.ones((5, 2, 1, 1, 1)), padding="same")
+        >>> x, dw, pw = np.ones((1, 2, 3, 3, 3)), np.ones((2, 1, 3, 3, 3)), np.ones((5, 2, 1, 1, 1))
+        >>> grads = separable_conv3d_backward(np.ones((1, 5, 3, 3, 3)), x, dw, pw, padding="same")
         >>> [g.shape for g in grads]
         [(1, 2, 3, 3, 3), (2, 1, 3, 3, 3), (2,), (5, 2, 1, 1, 1), (5,)]
     """
