@@ -58,10 +58,12 @@ def test_random_shapes_match_torch(n, data):
                         dilation=dilation, groups=channels)
     grad_out = rng.standard_normal(ref.shape)
     ref.backward(torch.tensor(grad_out))
-    np.testing.assert_allclose(FORWARD[n](x, weight, None, stride, padding, dilation), ref.detach().numpy(),
-                               rtol=1e-10, atol=1e-12)
-    gx, gw, _ = BACKWARD[n](grad_out, x, weight, stride, padding, dilation)
-    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    data_format = data.draw(st.sampled_from(["channels_first", "channels_last"]))
+    move = (lambda a: np.moveaxis(a, 1, -1)) if data_format == "channels_last" else (lambda a: a)
+    out = FORWARD[n](move(x), weight, None, stride, padding, dilation, data_format=data_format)
+    np.testing.assert_allclose(out, move(ref.detach().numpy()), rtol=1e-10, atol=1e-12)
+    gx, gw, _ = BACKWARD[n](move(grad_out), move(x), weight, stride, padding, dilation, data_format=data_format)
+    np.testing.assert_allclose(gx, move(tx.grad.numpy()), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
