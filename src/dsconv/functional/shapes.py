@@ -62,16 +62,18 @@ def normalize_padding(padding: Any, n: int, name: str = "padding") -> str | Pads
         for pair in padding:
             if len(pair) != 2:
                 raise ValueError(f"`{name}` pairs must be (before, after). {_received(name, padding)}")
-            before = check_int(pair[0], name)
-            after = check_int(pair[1], name)
+            if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in pair):
+                raise TypeError(f"`{name}` pairs must contain only ints. {_received(name, padding)}")
+            before, after = int(pair[0]), int(pair[1])
             if before < 0 or after < 0:
                 raise ValueError(f"`{name}` entries must be non-negative (>= 0). {_received(name, padding)}")
             pairs.append((before, after))
         return tuple(pairs)
     if isinstance(padding, bool) or not (isinstance(padding, (numbers.Integral, Sequence))):
+        strings = "'valid', 'same', 'causal'" if n == 1 else "'valid', 'same'"
         raise TypeError(
             f"`{name}` must be an int, a tuple of {n} ints, a tuple of {n} (before, after) pairs, "
-            f"or one of 'valid', 'same'{', causal' if n == 1 else ''}. {_received(name, padding)}"
+            f"or one of {strings}. {_received(name, padding)}"
         )
     per_dim = to_tuple(padding, n, name, allow_zero=True)
     return tuple((p, p) for p in per_dim)
@@ -111,7 +113,7 @@ def conv_output_size(
         span = effective_kernel_size(k, d)
         if span > padded:
             raise ValueError(
-                f"`kernel_size` (dilated span {span} = dilation {d} x (kernel {k} - 1) + 1) must not exceed the "
+                f"`kernel_size` (the kernel's spatial shape, dilated span {span} = dilation {d} x (kernel {k} - 1) + 1) must not exceed the "
                 f"padded input size {padded} (input {n} + padding {before}+{after}) in spatial dimension {dim}. "
                 f"Received kernel_size={tuple(kernel_size)}, input size={tuple(input_size)}"
             )
