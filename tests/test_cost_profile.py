@@ -242,3 +242,35 @@ def test_input_size_the_model_cannot_take() -> None:
     head = nn.Sequential(nn.Flatten(), nn.Linear(12, 2))
     with pytest.raises(ValueError, match=r"layer `1` \(Linear\) failed"):
         profile(head, (3, 5))
+
+
+class Mixed(nn.Module):
+    """Transposed convolution, a linear layer on a 3D input, batched matmul and attention."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = nn.ConvTranspose2d(4, 6, 3, stride=2, groups=2)
+        self.proj = nn.Linear(6, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.up(x).flatten(2).transpose(1, 2)  # (B, L, 6)
+        q = self.proj(y)  # (B, L, 8): matmul on a 3D input
+        scores = torch.bmm(q, q.transpose(1, 2))  # (B, L, L)
+        out = F.scaled_dot_product_attention(q[:, None], q[:, None], q[:, None])
+        return scores.sum() + out.sum()
+
+
+def test_transposed_matmul_attention_against_flop_counter() -> None:
+    model = Mixed()
+    prof = profile(model, (4, 3, 3), batch_size=2)
+    with FlopCounterMode(display=False) as counter:
+        with torch.no_grad():
+            model(torch.randn(2, 4, 3, 3))
+    attention = prof.by_kind()["attention"].macs
+    assert attention == 2 * 49 * 49 * (8 + 8)  # Q K^T and the weighted sum of V, batch 2, one head, L = S = 49
+    # FlopCounterMode has no rule for the CPU attention kernel; everything else agrees.
+    assert prof.flops - 2 * attention == counter.get_total_flops()
+    kinds = [r.kind for r in prof.rows if r.macs]
+    assert kinds[0] == "grouped" and "fc" in kinds and "attention" in kinds
+    assert prof.params == sum(p.numel() for p in model.parameters())
+    assert not prof.unaccounted

@@ -121,6 +121,10 @@ _ELEMENTWISE = {
     aten.leaky_relu: 2, aten._prelu_kernel: 2, aten.softplus: 3, aten.hardtanh: 2, aten.relu: 1,
     aten.threshold: 1, aten._softmax: 3, aten._log_softmax: 3, aten.clamp: 2, aten.clamp_min: 1,
     aten.clamp_max: 1, aten.where: 1, aten.glu: 5, aten.relu6: 2,
+    # Interpolation: a 1D lerp a + t (b - a) is 3 operations; bilinear takes 3 lerps, trilinear 7;
+    # bicubic 5 four-tap cubic interpolations (4 multiplies, 3 adds each).
+    aten.upsample_linear1d: 3, aten.upsample_bilinear2d: 9, aten.upsample_trilinear3d: 21,
+    aten.upsample_bicubic2d: 35, aten._upsample_bilinear2d_aa: 9, aten._upsample_bicubic2d_aa: 35,
 }
 _MOVEMENT_NAMES = (
     "clone", "copy", "_to_copy", "cat", "stack", "contiguous", "empty", "empty_like", "empty_strided",
@@ -132,7 +136,8 @@ _MOVEMENT_NAMES = (
     "arange", "randn", "rand", "scalar_tensor", "_local_scalar_dense", "embedding", "new_zeros", "new_empty",
     "new_ones", "new_full", "set_", "resize_", "masked_fill", "expand", "permute", "_reshape_alias",
     "as_strided", "unfold", "col2im", "im2col", "upsample_nearest1d", "upsample_nearest2d",
-    "upsample_nearest3d", "dropout", "native_dropout",
+    "upsample_nearest3d", "_upsample_nearest_exact1d", "_upsample_nearest_exact2d", "_upsample_nearest_exact3d",
+    "dropout", "native_dropout",
 )
 _MOVEMENT = {getattr(aten, name) for name in _MOVEMENT_NAMES if hasattr(aten, name)}
 
