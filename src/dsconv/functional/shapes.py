@@ -113,7 +113,7 @@ def conv_output_size(
         span = effective_kernel_size(k, d)
         if span > padded:
             raise ValueError(
-                f"`kernel_size` (the kernel's spatial shape, dilated span {span} = dilation {d} x (kernel {k} - 1) + 1) must not exceed the "
+                f"`kernel_size` (dilated span {span} = dilation {d} x (kernel {k} - 1) + 1) must not exceed the "
                 f"padded input size {padded} (input {n} + padding {before}+{after}) in spatial dimension {dim}. "
                 f"Received kernel_size={tuple(kernel_size)}, input size={tuple(input_size)}"
             )
