@@ -113,7 +113,6 @@ class _SeparableConvNd(nn.Module):
         x = self.act_pw(self.bn_pw(self.conv_pw(input)))
         return self.act_dw(self.bn_dw(self.conv_dw(x)))
 
-    @torch.jit.unused
     def equivalent_kernel(self) -> Tensor:
         """The dense ``(C_out, C_in, *kernel_size)`` kernel this layer equals (differentiable).
 
@@ -125,7 +124,6 @@ class _SeparableConvNd(nn.Module):
         """
         return _equivalent.equivalent_kernel(self)
 
-    @torch.jit.unused
     def equivalent_bias(self) -> Tensor | None:
         """The dense ``(C_out,)`` bias matching ``equivalent_kernel()``, or None when there is none.
 
