@@ -83,7 +83,7 @@ def _unseen_params(tracer: Any, model: Any, conventions: dict[str, Any]) -> tupl
                              conventions) for pname, p in params)
         type_ = type(module).__name__
         rows.append(ProfileRow(name, type_, 1, "(parameters)", "unseen", (), params=count))
-        called = name in tracer._calls or not name
+        called = name in tracer.calls or not name
         entries.append(Unaccounted(name, type_, "(parameters)", len(params), _UNREAD if called else _NOT_CALLED))
     return rows, entries
 

@@ -54,7 +54,7 @@ class Tracer(TorchDispatchMode):
         self._seen_params: set[int] = set()
         self._aliases: dict[int, tuple[torch.Tensor, torch.nn.Parameter]] = {}
         self._conv_outputs: dict[int, tuple[torch.Tensor, int]] = {}
-        self._calls: dict[str, int] = {}
+        self.calls: dict[str, int] = {}  # qualified name -> calls so far
         self._handles: list[Any] = []
 
     # -- module stack -------------------------------------------------------------------------------
@@ -73,8 +73,8 @@ class Tracer(TorchDispatchMode):
 
     def _pre_hook(self, name: str) -> Any:
         def hook(module: torch.nn.Module, args: Any) -> None:
-            self._calls[name] = self._calls.get(name, 0) + 1
-            self.frames.append(Frame(name, type(module).__name__, self._calls[name]))
+            self.calls[name] = self.calls.get(name, 0) + 1
+            self.frames.append(Frame(name, type(module).__name__, self.calls[name]))
             self.stack.append(len(self.frames) - 1)
 
         return hook
@@ -113,11 +113,13 @@ class Tracer(TorchDispatchMode):
         if func._schema.is_mutable:  # an in-place op changed a conv output: a batch norm after it cannot fold
             for t in tensors(args):
                 self._conv_outputs.pop(t.data_ptr(), None)
-        record = OpRecord(frame, cost, self._new_params(func, args))
+        record = OpRecord(frame, cost, self._new_params(func, (*args, *kwargs.values())))
         self.records.append(record)
         if cost.kind not in ("fc", "attention", "other", "movement"):
             result = next(tensors(out))
             self._conv_outputs[result.data_ptr()] = (result, len(self.records) - 1, args[2] is not None)
+            if len(self._conv_outputs) > _FOLD_WINDOW:  # hold few activations alive: a foldable norm comes soon
+                del self._conv_outputs[next(iter(self._conv_outputs))]
         elif func.overloadpacket.__name__ in _BATCH_NORM_NAMES:
             self._fold(record, args[0])
 
@@ -146,16 +148,18 @@ class Tracer(TorchDispatchMode):
     def _new_params(self, func: Any, args: tuple) -> list[torch.nn.Parameter]:
         """Parameters this op reads for the first time, with their role recorded."""
         found = []
-        for position, t in enumerate(args):
-            param = self._param_of(t) if isinstance(t, torch.Tensor) else None
-            if param is None or id(param) in self._seen_params:
-                continue
-            self._seen_params.add(id(param))
-            self.param_roles[id(param)] = _role(func.overloadpacket.__name__, position)
-            found.append(param)
+        for position, arg in enumerate(args):
+            for t in tensors(arg):  # nested too: torch.cat([w1, w2]) reads both
+                param = self._param_of(t)
+                if param is None or id(param) in self._seen_params:
+                    continue
+                self._seen_params.add(id(param))
+                self.param_roles[id(param)] = _role(func.overloadpacket.__name__, position)
+                found.append(param)
         return found
 
 
+_FOLD_WINDOW = 16  # recent conv outputs a batch norm may fold into (branches interleave a few)
 _BATCH_NORM_NAMES = {
     "native_batch_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit",
     "_native_batch_norm_legit_functional",
