@@ -7,6 +7,8 @@ import itertools
 import numpy as np
 import pytest
 import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import dsconv.functional as ref
 from dsconv._validation import to_tuple
@@ -169,3 +171,32 @@ def test_pointwise_and_separable_errors():
         dF.separable_conv2d(x, torch.zeros(4, 1, 3, 3), torch.zeros(3, 2, 1, 1))
     with pytest.raises(ValueError, match=r"`dw_bias` must have shape \(4,\)"):
         dF.separable_conv2d(x, torch.zeros(4, 1, 3, 3), torch.zeros(3, 4, 1, 1), torch.zeros(2))
+
+
+@st.composite
+def _geometry(draw):
+    n = draw(st.integers(1, 3))
+    k = draw(st.lists(st.integers(1, 4), min_size=n, max_size=n))
+    dilation = draw(st.lists(st.integers(1, 2), min_size=n, max_size=n))
+    stride = draw(st.lists(st.integers(1, 3), min_size=n, max_size=n))
+    pads = draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=n, max_size=n))
+    padding = draw(st.sampled_from(["same", "valid", tuple(pads)]))
+    size = [draw(st.integers(d * (kk - 1) + 1, 8)) for kk, d in zip(k, dilation)]
+    return n, k, stride, dilation, padding, size, draw(st.integers(1, 3)), draw(st.sampled_from(list(NP_MODES)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(_geometry())
+def test_depthwise_random_geometry_matches_reference(geometry):
+    n, k, stride, dilation, padding, size, m, padding_mode = geometry
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 2, *size))
+    w = rng.standard_normal((2 * m, 1, *k))
+    pads = ref.resolve_padding(padding, size, k, stride, dilation)
+    # torch's limits: reflect needs pad < size, circular pad <= size (NumPy would wrap again).
+    assume(padding_mode != "reflect" or all(max(p) < s for p, s in zip(pads, size)))
+    assume(padding_mode != "circular" or all(max(p) <= s for p, s in zip(pads, size)))
+    expected = _ref_depthwise(x, w, None, stride, padding, dilation, padding_mode, n)
+    out = getattr(dF, f"depthwise_conv{n}d")(torch.from_numpy(x), torch.from_numpy(w), None, tuple(stride), padding,
+                                             tuple(dilation), padding_mode=padding_mode)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-10)
