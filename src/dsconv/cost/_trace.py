@@ -93,6 +93,12 @@ class Tracer(TorchDispatchMode):
         return self.frames[self.stack[-1]]
 
     # -- ops -------------------------------------------------------------------------------------------
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # PyTorch wraps a mode's __torch_dispatch__ in torch._dynamo.disable unless this says False; that
+        # import costs seconds on the first profile, and nothing here compiles (PyTorch's documented opt-out).
+        return False
+
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
