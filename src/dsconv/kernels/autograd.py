@@ -3,8 +3,9 @@
 :func:`supports` says whether a call can run on the kernels (CPU, float32/float64, a depthwise weight, a
 geometry with a non-empty output); :func:`depthwise_conv_torch` runs it and raises ``ValueError`` with that
 reason otherwise, so a caller that checked ``supports`` first never gets a silently wrong result.
-The layout follows the input: a ``channels_last`` (or ``channels_last_3d``) tensor runs the channels-last
-kernel and returns a ``channels_last`` tensor; anything else runs the NCHW kernel. float64 runs natively in
+The kernels are channels-last; the result's memory format follows the input's: a ``channels_last`` (or
+``channels_last_3d``) tensor is used in place and gives a ``channels_last`` result, any other tensor is
+transposed by PyTorch on the way in and out and gives a contiguous result. float64 runs natively in
 the kernels (so ``torch.autograd.gradcheck`` checks the kernels themselves); bfloat16/float16 are not
 supported (``supports`` says so and the nn layers fall back to PyTorch). Double backward is not supported.
 """
@@ -19,8 +20,8 @@ import torch
 
 from dsconv._validation import to_tuple
 from dsconv.functional.shapes import Pads, effective_kernel_size
-from dsconv.kernels import _cf, _cl
-from dsconv.kernels.depthwise import Problem, cl_input, cl_weight, cf_weight, make_problem
+from dsconv.kernels import _cl
+from dsconv.kernels.depthwise import Problem, cl_input, cl_weight, make_problem
 
 _DTYPES = (torch.float32, torch.float64)
 _CL_FORMATS = {4: torch.channels_last, 5: torch.channels_last_3d}
@@ -93,9 +94,11 @@ def _to_cl_numpy(t: torch.Tensor) -> np.ndarray:
     return t.permute(0, *range(2, t.dim()), 1).contiguous().numpy()
 
 
-def _from_cl_numpy(a: np.ndarray, p: Problem, channels: int, spatial: tuple[int, ...]) -> torch.Tensor:
+def _from_cl_numpy(a: np.ndarray, p: Problem, channels: int, spatial: tuple[int, ...], keep: bool) -> torch.Tensor:
+    """``(N, *spatial, C)`` data as an ``(N, C, *spatial)`` tensor: channels-last if ``keep``, else contiguous."""
     t = torch.from_numpy(a.reshape(p.batch, *spatial, channels))
-    return t.permute(0, t.dim() - 1, *range(1, t.dim() - 1))
+    t = t.permute(0, t.dim() - 1, *range(1, t.dim() - 1))
+    return t if keep else t.contiguous()
 
 
 class DepthwiseConvFunction(torch.autograd.Function):
@@ -110,14 +113,9 @@ class DepthwiseConvFunction(torch.autograd.Function):
         channels_last = _is_channels_last(x)
         ctx.save_for_backward(x, weight)
         ctx.meta = (p, channels_last, bias is not None, n)
-        if channels_last:
-            out = _empty_cl(p, dtype)
-            _cl.forward(*_cl_args(x, weight, p, dtype), b, out, p.stride, p.pads, p.dilation)
-            return _from_cl_numpy(out, p, p.out_channels, p.out_size[3 - n:])
-        x5 = x.detach().contiguous().numpy().reshape(p.batch, p.channels, *p.spatial)
-        out5 = np.empty((p.batch, p.out_channels, *p.out_size), dtype)
-        _cf.forward(x5, cf_weight(weight.detach().numpy(), p, dtype), b, out5, p.stride, p.pads, p.dilation)
-        return torch.from_numpy(out5.reshape(p.batch, p.out_channels, *p.out_size[3 - n:]))
+        out = _empty_cl(p, dtype)
+        _cl.forward(*_cl_args(x, weight, p, dtype), b, out, p.stride, p.pads, p.dilation)
+        return _from_cl_numpy(out, p, p.out_channels, p.out_size[3 - n:], channels_last)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -125,7 +123,7 @@ class DepthwiseConvFunction(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         p, channels_last, has_bias, n = ctx.meta
         need_x, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        grads = (_backward_cl if channels_last else _backward_cf)(grad_out, x, weight, p, n, need_x, need_w)
+        grads = _backward(grad_out, x, weight, p, n, need_x, need_w, channels_last)
         grad_bias = grad_out.sum(dim=(0, *range(2, grad_out.dim()))) if has_bias and ctx.needs_input_grad[2] else None
         return grads[0], grads[1], grad_bias, None, None, None
 
@@ -138,7 +136,7 @@ def _empty_cl(p: Problem, dtype: np.dtype) -> np.ndarray:
     return np.empty((p.batch, p.out_size[0], p.out_size[1], p.out_size[2] * p.out_channels), dtype)
 
 
-def _backward_cl(grad_out, x, weight, p: Problem, n: int, need_x: bool, need_w: bool):
+def _backward(grad_out, x, weight, p: Problem, n: int, need_x: bool, need_w: bool, channels_last: bool):
     dtype = np.dtype(str(x.dtype).removeprefix("torch."))
     g = _to_cl_numpy(grad_out.to(x.dtype)).reshape(p.batch, p.out_size[0], p.out_size[1], -1)
     x_cl, w_cl = _cl_args(x, weight, p, dtype)
@@ -147,28 +145,12 @@ def _backward_cl(grad_out, x, weight, p: Problem, n: int, need_x: bool, need_w: 
         gx = np.empty_like(x_cl)
         _cl.backward_input(g, w_cl, gx, p.out_channels, p.stride, p.pads, p.dilation)
         gx = gx.reshape(p.batch, *p.spatial, p.channels, p.multiplier).sum(axis=-1)
-        grad_x = _from_cl_numpy(np.ascontiguousarray(gx), p, p.channels, p.spatial[3 - n:])
+        grad_x = _from_cl_numpy(np.ascontiguousarray(gx), p, p.channels, p.spatial[3 - n:], channels_last)
     if need_w:
         partial = np.empty((_cl.partial_slots(p.batch * p.out_size[0] * p.out_size[1]), *w_cl.shape), dtype)
         _cl.backward_weight(g, x_cl, partial, p.out_channels, p.stride, p.pads, p.dilation)
         gw = partial.sum(axis=0).reshape(*p.kernel, p.out_channels).transpose(3, 0, 1, 2)
         grad_w = torch.from_numpy(np.ascontiguousarray(gw).reshape(weight.shape))
-    return grad_x, grad_w
-
-
-def _backward_cf(grad_out, x, weight, p: Problem, n: int, need_x: bool, need_w: bool):
-    dtype = np.dtype(str(x.dtype).removeprefix("torch."))
-    g = grad_out.to(x.dtype).contiguous().numpy().reshape(p.batch, p.out_channels, *p.out_size)
-    grad_x = grad_w = None
-    if need_x:
-        gx = np.empty((p.batch, p.channels, *p.spatial), dtype)
-        _cf.backward_input(g, cf_weight(weight.detach().numpy(), p, dtype), gx, p.stride, p.pads, p.dilation)
-        grad_x = torch.from_numpy(gx.reshape(x.shape))
-    if need_w:
-        x5 = x.detach().contiguous().numpy().reshape(p.batch, p.channels, *p.spatial)
-        partial = np.empty((p.batch, p.out_channels, *p.kernel), dtype)
-        _cf.backward_weight(g, x5, partial, p.stride, p.pads, p.dilation)
-        grad_w = torch.from_numpy(partial.sum(axis=0).reshape(weight.shape))
     return grad_x, grad_w
 
 

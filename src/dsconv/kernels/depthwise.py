@@ -1,9 +1,11 @@
 """Fast depthwise convolution on NumPy arrays: the reference's signatures, Numba kernels underneath.
 
 Same arguments, checks and results as :mod:`dsconv.functional.depthwise` (the specification), computed by
-the parallel kernels of :mod:`dsconv.kernels._cl` (``channels_last``) and :mod:`dsconv.kernels._cf`
-(``channels_first``). 1-D and 2-D problems run on the 3-D kernels with unit leading dimensions, so one
-compiled kernel per dtype serves every dimensionality.
+the parallel channels-last kernels of :mod:`dsconv.kernels._cl`. ``channels_first`` arrays are transposed
+in and out: a channels-first Numba kernel vectorised along the rows was measured 3-10x slower than the
+channels-last kernel plus both transposes on MobileNet shapes (LLVM vectorised its row loop only in some
+code arrangements), so one kernel family serves both layouts. 1-D and 2-D problems run on the 3-D kernels
+with unit leading dimensions, so one compiled kernel per dtype serves every dimensionality.
 
 Dtypes: float32 and float64 run natively; float16 is computed in float32 and returned as float16 (NumPy has
 no native half arithmetic on CPU). The result dtype is ``np.result_type(x, weight)`` like the reference.
@@ -19,7 +21,7 @@ from dsconv.functional import _core
 from dsconv.functional._core import DataFormat, IntOrTuple
 from dsconv.functional.depthwise import check_depthwise_weight
 from dsconv.functional.shapes import PaddingArg, Pads
-from dsconv.kernels import _cf, _cl
+from dsconv.kernels import _cl
 
 Gradients = tuple[np.ndarray, np.ndarray, np.ndarray]
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
@@ -93,11 +95,6 @@ def cl_weight(weight: np.ndarray, p: Problem, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(w, dtype=dtype).reshape(p.kernel[0], p.kernel[1], -1)
 
 
-def cf_weight(weight: np.ndarray, p: Problem, dtype: np.dtype) -> np.ndarray:
-    """``(C*M, 1, *k)`` -> ``(C*M, kd, kh, kw)``."""
-    return np.ascontiguousarray(weight.reshape(p.out_channels, *p.kernel), dtype=dtype)
-
-
 def cl_input(x: np.ndarray, p: Problem, dtype: np.dtype) -> np.ndarray:
     """Channels-last ``(N, *spatial, C)`` -> ``(N, D, H, W*C*M)``, channels repeated for a multiplier > 1."""
     x = np.ascontiguousarray(x, dtype=dtype)
@@ -121,14 +118,6 @@ def forward_cl(x: np.ndarray, w_cl: np.ndarray, b: np.ndarray, p: Problem, out: 
     return out
 
 
-def forward_cf(x: np.ndarray, w_cf: np.ndarray, b: np.ndarray, p: Problem, out: np.ndarray | None = None) -> np.ndarray:
-    """Run the channels-first kernel on prepared arrays; x ``(N, C, D, H, W)``, returns ``(N, C*M, Do, Ho, Wo)``."""
-    if out is None:
-        out = np.empty((p.batch, p.out_channels, *p.out_size), dtype=w_cf.dtype)
-    _cf.forward(x, w_cf, b, out, p.stride, p.pads, p.dilation)
-    return out
-
-
 def depthwise_conv_nd(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: IntOrTuple, padding: PaddingArg,
     dilation: IntOrTuple, data_format: DataFormat, n: int,
@@ -139,12 +128,11 @@ def depthwise_conv_nd(
     bias = _core.check_bias(bias, weight.shape[0], out_dtype)
     dtype = compute_dtype(out_dtype)
     b = _bias(bias, p, dtype)
-    if data_format == "channels_last":
-        out = forward_cl(cl_input(x, p, dtype), cl_weight(weight, p, dtype), b, p)
-        out = out.reshape(p.batch, *p.out_size[3 - n:], p.out_channels)
-    else:
-        x5 = np.ascontiguousarray(x_cf, dtype=dtype).reshape(p.batch, p.channels, *p.spatial)
-        out = forward_cf(x5, cf_weight(weight, p, dtype), b, p).reshape(p.batch, p.out_channels, *p.out_size[3 - n:])
+    x_cl = x if data_format == "channels_last" else np.moveaxis(x_cf, 1, -1)  # (N, *spatial, C)
+    out = forward_cl(cl_input(x_cl, p, dtype), cl_weight(weight, p, dtype), b, p)
+    out = out.reshape(p.batch, *p.out_size[3 - n:], p.out_channels)
+    if data_format == "channels_first":
+        out = np.ascontiguousarray(np.moveaxis(out, -1, 1))
     return out.astype(out_dtype, copy=False)
 
 
@@ -163,15 +151,6 @@ def backward_cl(g: np.ndarray, x: np.ndarray, w_cl: np.ndarray, p: Problem) -> t
     return gx, partial.sum(axis=0)
 
 
-def backward_cf(g: np.ndarray, x: np.ndarray, w_cf: np.ndarray, p: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """Channels-first gradients on prepared 5-D arrays: ``(grad_x (N, C, D, H, W), grad_w (C*M, kd, kh, kw))``."""
-    gx = np.empty_like(x)
-    _cf.backward_input(g, w_cf, gx, p.stride, p.pads, p.dilation)
-    partial = np.empty((p.batch, *w_cf.shape), dtype=x.dtype)
-    _cf.backward_weight(g, x, partial, p.stride, p.pads, p.dilation)
-    return gx, partial.sum(axis=0)
-
-
 def depthwise_conv_nd_backward(
     grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: IntOrTuple, padding: PaddingArg,
     dilation: IntOrTuple, data_format: DataFormat, n: int,
@@ -181,19 +160,16 @@ def depthwise_conv_nd_backward(
     g_cf = _core.check_grad_out(grad_out, (p.batch, p.out_channels, *p.out_size[3 - n:]), data_format)
     out_dtype = np.result_type(grad_out, x, weight)
     dtype = compute_dtype(out_dtype)
-    if data_format == "channels_last":
-        g = np.ascontiguousarray(grad_out, dtype=dtype).reshape(p.batch, p.out_size[0], p.out_size[1], -1)
-        gx_rep, gw = backward_cl(g, cl_input(x, p, dtype), cl_weight(weight, p, dtype), p)
-        gx = gx_rep.reshape(p.batch, *p.spatial, p.channels, p.multiplier).sum(axis=-1)
-        gx = gx.reshape(p.batch, *p.spatial[3 - n:], p.channels)
-        gw = gw.reshape(*p.kernel, p.out_channels).transpose(3, 0, 1, 2)
-        grad_bias = g.reshape(-1, p.out_channels).sum(axis=0)
-    else:
-        g = np.ascontiguousarray(g_cf, dtype=dtype).reshape(p.batch, p.out_channels, *p.out_size)
-        x5 = np.ascontiguousarray(x_cf, dtype=dtype).reshape(p.batch, p.channels, *p.spatial)
-        gx, gw = backward_cf(g, x5, cf_weight(weight, p, dtype), p)
-        gx = gx.reshape(p.batch, p.channels, *p.spatial[3 - n:])
-        grad_bias = g.sum(axis=(0, 2, 3, 4))
+    g_cl = np.moveaxis(g_cf, 1, -1)  # (N, *out, C*M): the caller's array when it is channels_last
+    g = np.ascontiguousarray(g_cl, dtype=dtype).reshape(p.batch, p.out_size[0], p.out_size[1], -1)
+    gx_rep, gw = backward_cl(g, cl_input(np.moveaxis(x_cf, 1, -1), p, dtype), cl_weight(weight, p, dtype), p)
+    gx = gx_rep.reshape(p.batch, *p.spatial, p.channels, p.multiplier).sum(axis=-1)  # (N, D, H, W, C)
+    gx = gx.reshape(p.batch, *p.spatial[3 - n:], p.channels)
+    if data_format == "channels_first":
+        gx = np.moveaxis(gx, -1, 1)
+    gw = gw.reshape(*p.kernel, p.out_channels).transpose(3, 0, 1, 2)
+    grad_bias = g.reshape(-1, p.out_channels).sum(axis=0)
+    gx = np.ascontiguousarray(gx)
     grad_w = np.ascontiguousarray(gw).reshape(weight.shape)
     return tuple(a.astype(out_dtype, copy=False) for a in (gx, grad_w, grad_bias))  # type: ignore[return-value]
 
