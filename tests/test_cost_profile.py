@@ -274,3 +274,30 @@ def test_transposed_matmul_attention_against_flop_counter() -> None:
     assert kinds[0] == "grouped" and "fc" in kinds and "attention" in kinds
     assert prof.params == sum(p.numel() for p in model.parameters())
     assert not prof.unaccounted
+
+
+class NotFoldable(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 1, bias=False)
+        self.bn_after_relu = nn.BatchNorm2d(4)
+        self.bn_after_add = nn.BatchNorm2d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.bn_after_relu(F.relu(self.conv(x), inplace=True))  # the conv output changed in place
+        return self.bn_after_add(y + 1.0)
+
+
+def test_fold_bn_only_directly_after_a_conv() -> None:
+    prof = profile(NotFoldable(), (2, 3, 3), fold_bn=True)
+    assert prof.params == 8 + 16  # nothing folded: both batch norms keep their parameters
+    assert "(folded)" not in prof.to_markdown()
+
+
+def test_import_stays_light() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, dsconv.cost; print(sorted(m for m in ('torch', 'rich', 'numba') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
