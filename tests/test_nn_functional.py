@@ -200,3 +200,24 @@ def test_depthwise_random_geometry_matches_reference(geometry):
     out = getattr(dF, f"depthwise_conv{n}d")(torch.from_numpy(x), torch.from_numpy(w), None, tuple(stride), padding,
                                              tuple(dilation), padding_mode=padding_mode)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_channels_last_matches_reference(n, rng):
+    x = rng.standard_normal((2, *SPATIAL[n], 3))  # (N, *spatial, C)
+    dw = rng.standard_normal((6, 1, *(3,) * n))
+    pw = rng.standard_normal((4, 6, *(1,) * n))
+    t = torch.from_numpy
+    cl = {"data_format": "channels_last"}
+    out = getattr(dF, f"depthwise_conv{n}d")(t(x), t(dw), None, 2, "same", **cl)
+    np.testing.assert_allclose(out.numpy(), getattr(ref, f"depthwise_conv{n}d")(x, dw, None, 2, "same", **cl), atol=1e-12)
+    out = getattr(dF, f"pointwise_conv{n}d")(t(x), t(pw[:, :3]), **cl)
+    np.testing.assert_allclose(out.numpy(), getattr(ref, f"pointwise_conv{n}d")(x, pw[:, :3], **cl), atol=1e-12)
+    out = getattr(dF, f"separable_conv{n}d")(t(x), t(dw), t(pw), padding=1, **cl)
+    expected = getattr(ref, f"separable_conv{n}d")(x, dw, pw, padding=1, **cl)
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-12)
+
+
+def test_data_format_error():
+    with pytest.raises(ValueError, match=r"`data_format` must be one of 'channels_first', 'channels_last'. Received data_format='NHWC'"):
+        dF.pointwise_conv2d(torch.zeros(1, 2, 3, 3), torch.zeros(2, 2, 1, 1), data_format="NHWC")

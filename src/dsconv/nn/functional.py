@@ -1,7 +1,7 @@
 """Torch versions of the dsconv ops, with the NumPy reference's argument names.
 
 ``depthwise_conv{1,2,3}d``, ``pointwise_conv{1,2,3}d`` and ``separable_conv{1,2,3}d`` take the same
-arguments as ``dsconv.functional`` (channels-first tensors, PyTorch's grouped weight layout) plus
+arguments as ``dsconv.functional`` (PyTorch's grouped weight layout, ``data_format`` for the input) plus
 ``padding_mode`` (``"zeros"``, ``"reflect"``, ``"replicate"``, ``"circular"``) and ``backend``.
 Every padding form of ``dsconv.functional.shapes`` is accepted: int, tuple of ints, tuple of
 ``(before, after)`` pairs, ``"valid"``, ``"same"`` (TensorFlow's rule; an odd total puts the extra
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dsconv._validation import check_choice, to_tuple
+from dsconv._validation import check_choice, check_data_format, to_tuple
 from dsconv.functional.shapes import PaddingArg, conv_output_size, resolve_padding
 from dsconv.nn.backend import check_backend
 
@@ -88,6 +88,15 @@ def _check_pointwise_weight(x: Tensor, weight: Any, name: str) -> None:
 
 def _flat(pads: tuple[tuple[int, int], ...]) -> list[int]:
     return [p for pair in pads for p in pair]
+
+
+def _in_layout(op: Any, x: Any, data_format: str, n: int, *args: Any) -> Tensor:
+    """Run the channels-first ``op`` on ``x`` given in ``data_format`` and return the result in that layout."""
+    check_data_format(data_format)
+    _check_tensor(x, "x", ndim=n + 2)
+    channels_last = data_format == "channels_last"
+    out = op(x.movedim(-1, 1) if channels_last else x, *args, n=n)  # (N, C, *spatial)
+    return out.movedim(1, -1) if channels_last else out
 
 
 def _depthwise(
@@ -162,9 +171,10 @@ def depthwise_conv1d(
     dilation: IntOrTuple = 1,
     *,
     padding_mode: str = "zeros",
+    data_format: str = "channels_first",
     backend: str | None = None,
 ) -> Tensor:
-    return _depthwise(x, weight, bias, stride, padding, dilation, padding_mode, backend, 1)
+    return _in_layout(_depthwise, x, data_format, 1, weight, bias, stride, padding, dilation, padding_mode, backend)
 
 
 def depthwise_conv2d(
@@ -176,9 +186,10 @@ def depthwise_conv2d(
     dilation: IntOrTuple = 1,
     *,
     padding_mode: str = "zeros",
+    data_format: str = "channels_first",
     backend: str | None = None,
 ) -> Tensor:
-    return _depthwise(x, weight, bias, stride, padding, dilation, padding_mode, backend, 2)
+    return _in_layout(_depthwise, x, data_format, 2, weight, bias, stride, padding, dilation, padding_mode, backend)
 
 
 def depthwise_conv3d(
@@ -190,21 +201,28 @@ def depthwise_conv3d(
     dilation: IntOrTuple = 1,
     *,
     padding_mode: str = "zeros",
+    data_format: str = "channels_first",
     backend: str | None = None,
 ) -> Tensor:
-    return _depthwise(x, weight, bias, stride, padding, dilation, padding_mode, backend, 3)
+    return _in_layout(_depthwise, x, data_format, 3, weight, bias, stride, padding, dilation, padding_mode, backend)
 
 
-def pointwise_conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    return _pointwise(x, weight, bias, 1)
+def pointwise_conv1d(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, *, data_format: str = "channels_first"
+) -> Tensor:
+    return _in_layout(_pointwise, x, data_format, 1, weight, bias)
 
 
-def pointwise_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    return _pointwise(x, weight, bias, 2)
+def pointwise_conv2d(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, *, data_format: str = "channels_first"
+) -> Tensor:
+    return _in_layout(_pointwise, x, data_format, 2, weight, bias)
 
 
-def pointwise_conv3d(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    return _pointwise(x, weight, bias, 3)
+def pointwise_conv3d(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, *, data_format: str = "channels_first"
+) -> Tensor:
+    return _in_layout(_pointwise, x, data_format, 3, weight, bias)
 
 
 def separable_conv1d(
@@ -219,9 +237,11 @@ def separable_conv1d(
     *,
     padding_mode: str = "zeros",
     order: str = "dw_pw",
+    data_format: str = "channels_first",
     backend: str | None = None,
 ) -> Tensor:
-    return _separable(x, dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dilation, padding_mode, order, backend, 1)
+    args = (dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dilation, padding_mode, order, backend)
+    return _in_layout(_separable, x, data_format, 1, *args)
 
 
 def separable_conv2d(
@@ -236,9 +256,11 @@ def separable_conv2d(
     *,
     padding_mode: str = "zeros",
     order: str = "dw_pw",
+    data_format: str = "channels_first",
     backend: str | None = None,
 ) -> Tensor:
-    return _separable(x, dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dilation, padding_mode, order, backend, 2)
+    args = (dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dilation, padding_mode, order, backend)
+    return _in_layout(_separable, x, data_format, 2, *args)
 
 
 def separable_conv3d(
@@ -253,9 +275,11 @@ def separable_conv3d(
     *,
     padding_mode: str = "zeros",
     order: str = "dw_pw",
+    data_format: str = "channels_first",
     backend: str | None = None,
 ) -> Tensor:
-    return _separable(x, dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dilation, padding_mode, order, backend, 3)
+    args = (dw_weight, pw_weight, dw_bias, pw_bias, stride, padding, dilation, padding_mode, order, backend)
+    return _in_layout(_separable, x, data_format, 3, *args)
 
 
 _DEPTHWISE_DOC = """{n}D depthwise convolution: every input channel convolved with its own ``M`` filters.
@@ -267,6 +291,8 @@ _DEPTHWISE_DOC = """{n}D depthwise convolution: every input channel convolved wi
         stride, dilation: int or tuple of {n} positive ints.
         padding: any form of ``dsconv.functional.shapes`` (int, tuple, pairs, "valid", "same"{causal}).
         padding_mode: "zeros", "reflect", "replicate" or "circular".
+        data_format: "channels_first" (``x`` is ``(N, C, {sp})``) or "channels_last" (``(N, {sp}, C)``, and so
+            is the output); weights keep their layout.
         backend: "torch", "dsconv" or None (the default of ``dsconv.nn.backend``).
 
     Shape:
@@ -282,6 +308,7 @@ _POINTWISE_DOC = """{n}D pointwise (1x1) convolution: a per-position linear map 
         x: input ``(N, C_in, {sp})``.
         weight: ``(C_out, C_in, {ones})``.
         bias: optional ``(C_out,)``.
+        data_format: "channels_first" or "channels_last" (``x`` and the output are ``(N, {sp}, C)``).
 
     Shape:
         ``(N, C_in, {sp}) -> (N, C_out, {sp})``.
@@ -300,6 +327,7 @@ _SEPARABLE_DOC = """{n}D depthwise-separable convolution composed from the depth
         dw_bias, pw_bias: optional biases of the two ops.
         stride, padding, dilation, padding_mode: of the depthwise op (see ``depthwise_conv{n}d``).
         order: "dw_pw" (depthwise then pointwise) or "pw_dw" (pointwise then depthwise, BSConv-U).
+        data_format: "channels_first" or "channels_last" (``x`` and the output are ``(N, {sp}, C)``).
         backend: backend of the depthwise op.
 
     Shape:
