@@ -80,6 +80,8 @@ def export_model(model: str, out: str | os.PathLike[str], *, format: str = "onnx
             raise ValueError(f"`quantize` needs format='onnx' (ONNX Runtime quantisation). Received format={format!r}")
     net, input_shape, payload = resolve_model(model, model_kwargs)
     data = data or (payload or {}).get("config", {}).get("data")
+    if quantize == "static" and not data:
+        raise ValueError("`data` must name a data set for static quantisation (calibration and accuracy). Received data=None")
     arrays = _data_arrays(data, payload, size, samples, seed) if data and (quantize or fold) else None
     report: dict[str, Any] = {"model": model, "input_shape": list(input_shape)}
     if fold:
@@ -98,8 +100,6 @@ def export_model(model: str, out: str | os.PathLike[str], *, format: str = "onnx
 
 def _quantize(out: Path, mode: str, arrays: tuple[np.ndarray, np.ndarray] | None, input_shape: tuple[int, ...],
               seed: int) -> dict[str, Any]:
-    if arrays is None and mode == "static":
-        raise ValueError("`data` must name a data set for static quantisation (calibration and accuracy). Received data=None")
     int8_path = out.with_name(out.stem + ".int8.onnx")
     x, y = arrays if arrays is not None else (np.random.default_rng(seed).standard_normal((64, *input_shape)).astype(np.float32), None)
     quantize_onnx(out, int8_path, mode=mode, calibration=x)
