@@ -1,0 +1,122 @@
+"""Inference modules that :func:`dsconv.kernels.optimize.optimize` puts into a model.
+
+- :class:`FusedSeparable2d`: depthwise (+ folded BN) -> activation -> pointwise (+ folded BN) -> activation,
+  computed tile by tile by :class:`dsconv.kernels.fused.FusedSeparableParams`;
+- :class:`KernelDepthwise2d`: a depthwise convolution (+ folded BN) -> activation on the Numba kernel.
+
+Both take and return ``(N, C, H, W)`` tensors and work in place on ``channels_last`` memory (a
+``channels_last`` input is read without a copy and the result is ``channels_last``); other inputs are
+converted. They are inference-only: the result carries no gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dsconv.functional.shapes import PaddingArg, normalize_padding
+from dsconv.kernels import _cl
+from dsconv.kernels.depthwise import cl_input, cl_weight, problem_for
+from dsconv.kernels.fused import FusedSeparableParams, apply_activation
+
+_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def _nhwc(x: torch.Tensor) -> np.ndarray:
+    """``(N, C, H, W)`` tensor -> ``(N, H, W, C)`` array, without a copy for channels-last float tensors."""
+    return x.detach().permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def _to_tensor(a: np.ndarray) -> torch.Tensor:
+    """``(N, H, W, C)`` array -> ``(N, C, H, W)`` channels-last tensor sharing its memory."""
+    return torch.from_numpy(a).permute(0, 3, 1, 2)
+
+
+def _torch_mm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    torch.mm(torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
+
+
+class FusedSeparable2d(nn.Module):
+    """Fused inference separable block; weights are folded copies, not parameters.
+
+    Args:
+        dw_weight: ``(C * M, 1, k_h, k_w)``; dw_bias: ``(C * M,)`` (folded batch norm).
+        pw_weight: ``(C_out, C * M, 1, 1)``; pw_bias: ``(C_out,)``.
+        stride, padding, dilation: of the depthwise convolution (any padding form of the reference).
+        act_dw, act_pw: ``"none"``, ``"relu"`` or ``"relu6"``.
+
+    Shape:
+        ``(N, C, H, W)`` -> ``(N, C_out, H_out, W_out)``, as the depthwise geometry gives.
+    """
+
+    def __init__(
+        self, dw_weight: torch.Tensor, dw_bias: torch.Tensor, pw_weight: torch.Tensor, pw_bias: torch.Tensor,
+        stride: Any, padding: PaddingArg, dilation: Any, act_dw: str, act_pw: str,
+    ) -> None:
+        super().__init__()
+        self.register_buffer("dw_weight", dw_weight.detach().clone())
+        self.register_buffer("dw_bias", dw_bias.detach().clone())
+        self.register_buffer("pw_weight", pw_weight.detach().clone())
+        self.register_buffer("pw_bias", pw_bias.detach().clone())
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.act_dw, self.act_pw = act_dw, act_pw
+        self._cache: dict[tuple, FusedSeparableParams] = {}
+
+    def extra_repr(self) -> str:
+        c_out, cm = self.pw_weight.shape[:2]
+        return f"{cm} -> {c_out}, kernel={tuple(self.dw_weight.shape[2:])}, stride={self.stride}, act=({self.act_dw}, {self.act_pw})"
+
+    def _params(self, shape: tuple[int, ...], dtype: np.dtype) -> FusedSeparableParams:
+        key = (shape, dtype)
+        if key not in self._cache:
+            n, c, h, w = shape
+            self._cache[key] = FusedSeparableParams.prepare(
+                (n, h, w, c), self.dw_weight.numpy(), self.pw_weight.numpy(), self.dw_bias.numpy(),
+                self.pw_bias.numpy(), self.stride, self.padding, self.dilation,
+                act_dw=self.act_dw, act_pw=self.act_pw, dtype=dtype,
+            )
+        return self._cache[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = np.dtype(_DTYPES[x.dtype])
+        params = self._params(tuple(x.shape), dtype)
+        return _to_tensor(params.run(_nhwc(x), matmul=_torch_mm))
+
+
+class KernelDepthwise2d(nn.Module):
+    """Inference depthwise convolution (+ folded BN) -> activation on the channels-last Numba kernel.
+
+    Args:
+        weight: ``(C * M, 1, k_h, k_w)``; bias: ``(C * M,)``.
+        stride, padding, dilation: as in :func:`dsconv.kernels.depthwise_conv2d`.
+        act: ``"none"``, ``"relu"`` or ``"relu6"``.
+
+    Shape:
+        ``(N, C, H, W)`` -> ``(N, C * M, H_out, W_out)``.
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, stride: Any, padding: PaddingArg, dilation: Any, act: str) -> None:
+        super().__init__()
+        self.register_buffer("weight", weight.detach().clone())
+        self.register_buffer("bias", bias.detach().clone())
+        self.stride, self.padding, self.dilation, self.act = stride, padding, dilation, act
+        normalize_padding(padding, 2)
+        self._cache: dict[tuple, tuple] = {}
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, kernel={tuple(self.weight.shape[2:])}, stride={self.stride}, act={self.act}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = np.dtype(_DTYPES[x.dtype])
+        key = (tuple(x.shape), dtype)
+        if key not in self._cache:
+            w, p = problem_for(tuple(x.shape), self.weight.numpy(), self.stride, self.padding, self.dilation)
+            self._cache[key] = (p, cl_weight(w, p, dtype), np.ascontiguousarray(self.bias.numpy(), dtype))
+        p, w_cl, b = self._cache[key]
+        out = np.empty((p.batch, 1, p.out_size[1], p.out_size[2] * p.out_channels), dtype)
+        _cl.forward(cl_input(_nhwc(x), p, dtype), w_cl, b, out, p.stride, p.pads, p.dilation)
+        apply_activation(out, self.act)
+        return _to_tensor(out.reshape(p.batch, p.out_size[1], p.out_size[2], p.out_channels))

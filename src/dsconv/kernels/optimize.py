@@ -1,0 +1,229 @@
+"""``dsconv.optimize(model)``: prepare a model for CPU inference with the dsconv kernels.
+
+What it does, on a deep copy of the model in eval mode:
+
+1. **Fused separable blocks.** Every ``dsconv.nn.SeparableConv2d`` (order ``"dw_pw"``) and
+   ``dsconv.nn.blocks.DepthwiseSeparable``, and every run ``depthwise conv -> [BN] -> [act] -> 1x1 conv ->
+   [BN] -> [act]`` of consecutive children of an ``nn.Sequential``, becomes a
+   :class:`~dsconv.kernels.modules.FusedSeparable2d` with the batch norms folded in.
+2. **Remaining depthwise convolutions** (``depthwise -> [BN] -> [act]`` in a Sequential) run on the Numba
+   kernel (:class:`~dsconv.kernels.modules.KernelDepthwise2d`).
+3. **Batch-norm folding** for every other ``Conv2d -> BatchNorm2d`` pair of consecutive Sequential children.
+4. **Layout**: convolution weights and the model input are moved to ``channels_last``, the layout in which
+   the fused blocks read and write without copies.
+
+Activations that can be fused: ``nn.ReLU``, ``nn.ReLU6``, ``nn.Hardtanh(0, 6)``. Modules it does not know
+(attention, residual blocks, custom layers) are left as they are, only their Sequential children are
+visited, so the result computes the same function as the original in eval mode (up to float rounding).
+The optimized copy is for inference: its parameters do not require gradients.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from dsconv.functional.shapes import normalize_padding
+from dsconv.kernels.fused import fold_batch_norm
+from dsconv.kernels.modules import FusedSeparable2d, KernelDepthwise2d
+
+_SEPARABLE_BLOCKS = ("SeparableConv2d", "DepthwiseSeparable")
+
+
+def _act_name(m: nn.Module) -> str | None:
+    """The fused name of an activation module, or None if it cannot be fused."""
+    if isinstance(m, nn.Identity):
+        return "none"
+    if isinstance(m, nn.ReLU):
+        return "relu"
+    if isinstance(m, nn.ReLU6) or (isinstance(m, nn.Hardtanh) and m.min_val == 0.0 and m.max_val == 6.0):
+        return "relu6"
+    return None
+
+
+def _conv_geometry(m: nn.Module) -> tuple[Any, Any, Any] | None:
+    """``(stride, padding, dilation)`` of a zero-padded 2-D convolution, padding in the reference's forms."""
+    if getattr(m, "padding_mode", "zeros") != "zeros":
+        return None
+    padding = m.padding
+    if isinstance(padding, tuple) and all(isinstance(p, int) for p in padding):
+        padding = tuple((p, p) for p in padding)
+    try:
+        normalize_padding(padding, 2)
+    except (TypeError, ValueError):
+        return None
+    return tuple(m.stride), padding, tuple(m.dilation)
+
+
+def _is_depthwise(m: nn.Module) -> bool:
+    if type(m).__name__ == "DepthwiseConv2d":
+        return _conv_geometry(m) is not None
+    return (
+        isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels
+        and m.out_channels % m.in_channels == 0 and _conv_geometry(m) is not None
+    )
+
+
+def _is_pointwise(m: nn.Module) -> bool:
+    if type(m).__name__ == "PointwiseConv2d":
+        return True
+    return (
+        isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride == (1, 1) and m.groups == 1
+        and m.padding in ((0, 0), "valid") and m.padding_mode == "zeros"
+    )
+
+
+def _is_foldable_bn(m: nn.Module) -> bool:
+    return isinstance(m, nn.BatchNorm2d) and m.track_running_stats and m.running_mean is not None
+
+
+def _folded(conv: nn.Module, bn: nn.Module | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(weight, bias)`` of ``conv`` with ``bn`` (or nothing) folded in, as float tensors."""
+    weight = conv.weight.detach()
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros(weight.shape[0], dtype=weight.dtype)
+    if bn is None:
+        return weight.clone(), bias.clone()
+    w, b = fold_batch_norm(
+        weight.numpy(), bias.numpy(), bn.running_mean.detach().numpy(), bn.running_var.detach().numpy(),
+        None if bn.weight is None else bn.weight.detach().numpy(), None if bn.bias is None else bn.bias.detach().numpy(),
+        bn.eps,
+    )
+    return torch.from_numpy(w), torch.from_numpy(b)
+
+
+def _take(chain: list[nn.Module], i: int, test) -> tuple[nn.Module | None, int]:
+    """``(chain[i], i + 1)`` if it passes ``test``, else ``(None, i)``."""
+    if i < len(chain) and test(chain[i]):
+        return chain[i], i + 1
+    return None, i
+
+
+def _match(chain: list[nn.Module], start: int) -> tuple[nn.Module | None, int]:
+    """Match ``dw [bn] [act] [pw [bn] [act]]`` at ``chain[start]``: ``(replacement, end)`` or ``(None, start)``."""
+    dw, i = _take(chain, start, _is_depthwise)
+    if dw is None:
+        return None, start
+    bn_dw, i = _take(chain, i, _is_foldable_bn)
+    act_dw, i = _take(chain, i, lambda m: _act_name(m) not in (None, "none"))
+    dw_w, dw_b = _folded(dw, bn_dw)
+    stride, padding, dilation = _conv_geometry(dw)
+    act_dw_name = "none" if act_dw is None else _act_name(act_dw)
+    pw, j = _take(chain, i, _is_pointwise)
+    if pw is None:
+        return KernelDepthwise2d(dw_w, dw_b, stride, padding, dilation, act_dw_name), i
+    bn_pw, j = _take(chain, j, _is_foldable_bn)
+    act_pw, j = _take(chain, j, lambda m: _act_name(m) not in (None, "none"))
+    pw_w, pw_b = _folded(pw, bn_pw)
+    act_pw_name = "none" if act_pw is None else _act_name(act_pw)
+    return FusedSeparable2d(dw_w, dw_b, pw_w, pw_b, stride, padding, dilation, act_dw_name, act_pw_name), j
+
+
+def _flatten(module: nn.Module) -> list[nn.Module]:
+    """Children of nested Sequentials in forward order, without Identity (and eval-mode Dropout)."""
+    if isinstance(module, nn.Sequential):
+        return [m for child in module for m in _flatten(child)]
+    if isinstance(module, (nn.Identity, nn.Dropout)):
+        return []
+    return [module]
+
+
+def _separable_chain(module: nn.Module) -> list[nn.Module] | None:
+    """The forward-order chain of a known separable block, or None."""
+    name = type(module).__name__
+    if name == "SeparableConv2d" and getattr(module, "order", "dw_pw") == "dw_pw":
+        parts = ("conv_dw", "bn_dw", "act_dw", "conv_pw", "bn_pw", "act_pw")
+        return [m for part in parts for m in _flatten(getattr(module, part))]
+    if name == "DepthwiseSeparable" and isinstance(module.conv_dw, nn.Sequential):
+        return _flatten(module.conv_dw) + _flatten(module.conv_pw)
+    return None
+
+
+def _fuse_block(module: nn.Module) -> nn.Module | None:
+    chain = _separable_chain(module)
+    if not chain:
+        return None
+    replacement, end = _match(chain, 0)
+    return replacement if end == len(chain) and isinstance(replacement, FusedSeparable2d) else None
+
+
+def _rewrite_sequential(seq: nn.Sequential) -> None:
+    """Replace matched runs of children (and Conv2d -> BN pairs) in place; consumed children become Identity."""
+    names = list(seq._modules)
+    children = [seq._modules[n] for n in names]
+    i = 0
+    while i < len(children):
+        replacement, end = _match(children, i)
+        if replacement is None and isinstance(children[i], nn.Conv2d) and i + 1 < len(children) and _is_foldable_bn(children[i + 1]):
+            replacement, end = _fold_conv(children[i], children[i + 1]), i + 2
+        if replacement is None:
+            i += 1
+            continue
+        seq._modules[names[i]] = replacement
+        for k in range(i + 1, end):
+            seq._modules[names[k]] = nn.Identity()
+        i = end
+
+
+def _fold_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    new = copy.deepcopy(conv)
+    w, b = _folded(conv, bn)
+    new.weight = nn.Parameter(w.to(conv.weight.dtype), requires_grad=False)
+    new.bias = nn.Parameter(b.to(conv.weight.dtype), requires_grad=False)
+    return new
+
+
+def _rewrite(module: nn.Module) -> None:
+    for name, child in list(module.named_children()):
+        fused = _fuse_block(child)
+        if fused is not None:
+            module._modules[name] = fused
+            continue
+        if isinstance(child, nn.Sequential):
+            _rewrite_sequential(child)
+        _rewrite(module._modules[name])
+
+
+def _channels_last_input(module: nn.Module, args: tuple) -> tuple:
+    if args and isinstance(args[0], torch.Tensor) and args[0].dim() == 4:
+        return (args[0].contiguous(memory_format=torch.channels_last), *args[1:])
+    return args
+
+
+def optimize(model: nn.Module, *, channels_last: bool = True) -> nn.Module:
+    """Return an inference-ready copy of ``model`` running separable blocks on the fused dsconv kernels.
+
+    Args:
+        model: any ``torch.nn.Module`` (the original is not modified).
+        channels_last: move convolution weights and the input to ``channels_last`` (recommended: the fused
+            blocks read and write that layout without copies).
+
+    Returns:
+        A deep copy in eval mode, with the rewrites listed in the module docstring. It computes the same
+        outputs as ``model.eval()`` up to float rounding; its parameters do not require gradients.
+
+    Example:
+        >>> import torch, dsconv
+        >>> net = dsconv.create_model("mobilenet_v1", width=0.25, num_classes=10).eval()
+        >>> fast = dsconv.optimize(net)
+        >>> x = torch.randn(1, 3, 64, 64)
+        >>> bool(torch.allclose(fast(x), net(x), atol=1e-4))
+        True
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"`model` must be a torch.nn.Module. Received model of type {type(model).__name__}")
+    optimized = copy.deepcopy(model).eval()
+    fused = _fuse_block(optimized)
+    if fused is not None:
+        optimized = fused
+    elif isinstance(optimized, nn.Sequential):
+        _rewrite_sequential(optimized)
+    _rewrite(optimized)
+    for p in optimized.parameters():
+        p.requires_grad_(False)
+    if channels_last:
+        optimized = optimized.to(memory_format=torch.channels_last)
+        optimized.register_forward_pre_hook(_channels_last_input)
+    return optimized
