@@ -139,8 +139,14 @@ def test_catalogue_names_limits_and_errors(image_root: Path, tmp_path: Path) -> 
         load_dataset("digits", size=8, limit=0)
 
 
-def test_array_dataset_validates_labels() -> None:
-    with pytest.raises(ValueError, match=r"`y` must be integer labels of shape \(3,\)"):
-        ArrayDataset(np.zeros((3, 1, 2, 2)), np.zeros(3))
+def test_array_dataset_labels_and_regression_targets() -> None:
+    with pytest.raises(ValueError, match=r"`y` must be integer labels of shape \(3,\) or float targets with 3 rows"):
+        ArrayDataset(np.zeros((3, 1, 2, 2)), np.zeros(2))
+    with pytest.raises(ValueError, match=r"`y` must be in \[0, 2\)"):
+        ArrayDataset(np.zeros((3, 1, 2, 2)), np.array([0, 2, 1]), classes=["a", "b"])
     ds = ArrayDataset(np.zeros((3, 1, 2, 2)), np.array([0, 2, 1]))
-    assert ds.classes == ["0", "1", "2"] and ds[1][1] == 2
+    assert ds.classes == ["0", "1", "2"] and ds[1][1] == 2 and ds.task == "classification"
+    maps = ArrayDataset(np.zeros((3, 1, 2, 2)), np.ones((3, 2, 2, 2)))
+    assert maps.task == "regression" and maps.classes == [] and maps[0][1].shape == (2, 2, 2)
+    shift = load_dataset("shift_task", num_samples=20)
+    assert shift.task == "regression" and shift.target_shape == (2, 12, 12)

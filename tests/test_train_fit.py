@@ -94,6 +94,18 @@ def test_amp_channels_last_and_a_zoo_model_on_keywords(tmp_path: Path) -> None:
     assert np.isfinite(result.history[0]["train_loss"])
 
 
+def test_shift_task_regression_separable_cannot_fit_two_shifts() -> None:
+    # The seed's claim: one separable layer cannot represent two different shifts; a dense layer can.
+    losses = {}
+    for separable in (True, False):
+        result = train("dsconv.train.smallnet:conv_map", "shift_task",
+                       TrainConfig(epochs=10, batch_size=64, lr=0.05, progress=False),
+                       model_kwargs={"separable": separable, "kernel_size": 3})
+        assert result.val_acc is None and result.confusion is None
+        losses[separable] = result.val_loss
+    assert losses[False] < 1e-3 < 0.2 < losses[True]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -122,3 +134,8 @@ def test_cli_train_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "--resume" in capsys.readouterr().err
     assert main(["train", SMALL, "--data", "digits", "--model-arg", "oops"]) == 2
     assert "`--model-arg` must look like key=value" in capsys.readouterr().err
+    assert main(["train", str(out / "last.pt"), "--eval-only"]) == 0
+    evaluated = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert evaluated["samples"] == 359 and evaluated["val_acc"] == pytest.approx(summary["val_acc"])
+    assert main(["train", SMALL]) == 2
+    assert "`--data` is required for training" in capsys.readouterr().err

@@ -3,7 +3,8 @@
 Examples:
     dsconv train mobilenet_v1 --data digits --width 0.25 --epochs 5 --out runs/digits
     dsconv train mobilenet_v2 --data images:path/to/folder --size 96 --epochs 20 --out runs/mine --amp
-    dsconv train ds_cnn --data audio:path/to/wavs --epochs 30 --out runs/kws
+    dsconv train ds_cnn_s --data audio:path/to/wavs --epochs 30 --out runs/kws
+    dsconv train runs/mine/best.pt --eval-only
     torchrun --nproc_per_node 2 -m dsconv train mobilenet_v1 --data digits --width 0.25 --out runs/ddp
 """
 
@@ -53,7 +54,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("train", help="train a model on images, digits, audio or a synthetic task",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="zoo name (dsconv.models.list_models()) or module:function / file.py:function")
-    parser.add_argument("--data", required=True, help="digits | keywords | gratings_rings | shift_task | "
+    parser.add_argument("--data", help="digits | keywords | gratings_rings | shift_task | "
                         "images:PATH | audio:PATH | PATH (image folder root/<class>/*.png|jpg)")
     parser.add_argument("--out", help="run folder: last.pt, best.pt, metrics.json/.csv, confusion.json")
     parser.add_argument("--epochs", type=int, default=10)
@@ -69,6 +70,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--workers", type=int, default=0, help="data-loader worker processes")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--eval-only", action="store_true",
+                        help="MODEL is a checkpoint: evaluate it on the validation split (of --data or its own data)")
     parser.add_argument("--overwrite", action="store_true", help="start afresh over an OUT holding a checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
     parser.add_argument("--size", type=int, help="image side (digits default 32, image folders 224)")
@@ -82,8 +85,20 @@ def handle(args: argparse.Namespace) -> int:
     """Train and print the final validation metrics as one JSON line on stdout (rank 0)."""
     import os
 
-    from dsconv.train import TrainConfig, train
+    from dsconv.train import TrainConfig, evaluate_checkpoint, train
 
+    if args.eval_only:
+        result = evaluate_checkpoint(args.model, args.data, size=args.size)
+        if result["confusion"] is not None:
+            import numpy as np
+
+            from dsconv.train.runlog import format_confusion
+
+            print(format_confusion(np.asarray(result["confusion"]), result["classes"]), file=sys.stderr)
+        print(json.dumps({k: result[k] for k in ("val_loss", "val_acc", "samples")}))
+        return 0
+    if not args.data:
+        raise ValueError("`--data` is required for training. Received --data=None")
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                          weight_decay=args.weight_decay, scheduler=args.scheduler, label_smoothing=args.label_smoothing,
                          seed=args.seed, amp=args.amp, channels_last=args.channels_last, num_workers=args.workers,

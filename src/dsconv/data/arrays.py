@@ -12,15 +12,18 @@ Transform = Callable[[np.ndarray, np.random.Generator | None], np.ndarray]
 
 
 class ArrayDataset:
-    """A map-style data set over float32 samples and int64 labels (works with ``torch.utils.data.DataLoader``).
+    """A map-style data set over float32 samples and targets (works with ``torch.utils.data.DataLoader``).
+
+    Integer targets of shape ``(N,)`` make a classification set; floating targets (any shape, e.g. the
+    shift task's ``(N, 2, H, W)`` maps) make a regression set (``task == "regression"``, no classes).
 
     Args:
         x: samples, ``(N, *sample_shape)``.
-        y: integer labels, ``(N,)``.
-        classes: class names; defaults to ``["0", "1", ...]``.
+        y: integer labels ``(N,)`` or float targets ``(N, *target_shape)``.
+        classes: class names; defaults to ``["0", "1", ...]`` for labels.
 
     Shape:
-        ``dataset[i]`` is ``(x[i] as float32, int(y[i]))``.
+        ``dataset[i]`` is ``(x[i] as float32, int(y[i]))`` or ``(x[i], y[i] as float32)``.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, classes: list[str] | None = None) -> None:
@@ -28,11 +31,16 @@ class ArrayDataset:
         y = np.asarray(y)
         if x.ndim < 2:
             raise ValueError(f"`x` must be (N, *sample_shape) with N >= 1. Received x.shape={x.shape}")
+        self.x = np.ascontiguousarray(x, dtype=np.float32)
+        if np.issubdtype(y.dtype, np.floating) and y.ndim >= 1 and y.shape[0] == x.shape[0]:
+            self.task, self.y, self.classes = "regression", np.ascontiguousarray(y, dtype=np.float32), []
+            return
         if y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
             raise ValueError(
-                f"`y` must be integer labels of shape ({x.shape[0]},). Received y.shape={y.shape}, y.dtype={y.dtype}"
+                f"`y` must be integer labels of shape ({x.shape[0]},) or float targets with {x.shape[0]} rows. "
+                f"Received y.shape={y.shape}, y.dtype={y.dtype}"
             )
-        self.x = np.ascontiguousarray(x, dtype=np.float32)
+        self.task = "classification"
         self.y = y.astype(np.int64)
         n_classes = int(self.y.max()) + 1 if len(self.y) else 0
         self.classes = list(classes) if classes is not None else [str(i) for i in range(n_classes)]
@@ -50,8 +58,9 @@ class ArrayDataset:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
-        return self.x[index], int(self.y[index])
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int | np.ndarray]:
+        target = self.y[index]
+        return self.x[index], (int(target) if self.task == "classification" else target)
 
     def subset(self, indices: np.ndarray) -> ArrayDataset:
         """A new data set holding the samples at ``indices``."""

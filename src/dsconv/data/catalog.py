@@ -33,6 +33,16 @@ class DataSplits:
     classes: list[str]
 
     @property
+    def task(self) -> str:
+        """``"classification"`` (integer labels) or ``"regression"`` (float targets, e.g. ``shift_task``)."""
+        return getattr(self.train, "task", "classification")
+
+    @property
+    def target_shape(self) -> tuple[int, ...]:
+        """Shape of one regression target (``()`` for class labels)."""
+        return tuple(getattr(self.train[0][1], "shape", ()))
+
+    @property
     def sample_shape(self) -> tuple[int, ...]:
         """``(C, *spatial)`` of one sample."""
         return tuple(self.train[0][0].shape)
@@ -93,7 +103,8 @@ def _synthetic(name: str, size: int | None, val_fraction: float, seed: int, n: i
     if size is not None:
         kwargs["size"] = size
     x, y = getattr(synthetic, name)(n, **kwargs)
-    full = ArrayDataset(np.asarray(x, dtype=np.float32), np.asarray(y).astype(np.int64))
+    y = np.asarray(y)
+    full = ArrayDataset(np.asarray(x, dtype=np.float32), y if np.issubdtype(y.dtype, np.floating) else y.astype(np.int64))
     train_idx, val_idx = split_indices(len(full), val_fraction, seed)
     return full.subset(train_idx), full.subset(val_idx)
 

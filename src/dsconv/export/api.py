@@ -38,16 +38,21 @@ def resolve_model(ref: str, model_kwargs: dict[str, Any] | None = None) -> tuple
     return model, tuple(model.default_input_size), None
 
 
-def _data_arrays(data: str, payload: dict[str, Any] | None, size: int | None, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _data_arrays(data: str, payload: dict[str, Any] | None, input_shape: tuple[int, ...], size: int | None, n: int,
+                 seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Up to ``n`` validation samples (inputs, labels) of data set ``data``, prepared as in training."""
     from dsconv.data import load_dataset
 
-    extra = (payload or {}).get("config", {}).get("extra", {}) if payload else {}
-    splits = load_dataset(data, size=size or extra.get("size"), val_fraction=extra.get("val_fraction", 0.2),
-                          seed=(payload or {}).get("config", {}).get("seed", seed))
+    config = (payload or {}).get("config", {})
+    extra = config.get("extra", {})
+    splits = load_dataset(data, size=size or extra.get("size"), in_channels=input_shape[0],
+                          val_fraction=extra.get("val_fraction", 0.2), seed=config.get("seed", seed))
     count = min(n, len(splits.val))
     samples = [splits.val[i] for i in range(count)]
-    return np.stack([s[0] for s in samples]).astype(np.float32), np.array([s[1] for s in samples], dtype=np.int64)
+    x = np.stack([s[0] for s in samples]).astype(np.float32)
+    if splits.task != "classification":  # regression targets: calibration only, no accuracy
+        return x, None
+    return x, np.array([s[1] for s in samples], dtype=np.int64)
 
 
 def export_model(model: str, out: str | os.PathLike[str], *, format: str = "onnx", fold: bool = False,
@@ -82,7 +87,7 @@ def export_model(model: str, out: str | os.PathLike[str], *, format: str = "onnx
     data = data or (payload or {}).get("config", {}).get("data")
     if quantize == "static" and not data:
         raise ValueError("`data` must name a data set for static quantisation (calibration and accuracy). Received data=None")
-    arrays = _data_arrays(data, payload, size, samples, seed) if data and (quantize or fold) else None
+    arrays = _data_arrays(data, payload, input_shape, size, samples, seed) if data and (quantize or fold) else None
     report: dict[str, Any] = {"model": model, "input_shape": list(input_shape)}
     if fold:
         from dsconv.export.fold import fold_bn
@@ -98,7 +103,7 @@ def export_model(model: str, out: str | os.PathLike[str], *, format: str = "onnx
     return report
 
 
-def _quantize(out: Path, mode: str, arrays: tuple[np.ndarray, np.ndarray] | None, input_shape: tuple[int, ...],
+def _quantize(out: Path, mode: str, arrays: tuple[np.ndarray, np.ndarray | None] | None, input_shape: tuple[int, ...],
               seed: int) -> dict[str, Any]:
     int8_path = out.with_name(out.stem + ".int8.onnx")
     x, y = arrays if arrays is not None else (np.random.default_rng(seed).standard_normal((64, *input_shape)).astype(np.float32), None)

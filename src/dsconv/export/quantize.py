@@ -36,6 +36,7 @@ class QuantReport:
     int8_accuracy: float | None
     agreement: float
     samples: int
+    max_abs_diff: float
 
     @property
     def size_ratio(self) -> float:
@@ -54,12 +55,14 @@ class QuantReport:
         return {"fp32_path": str(self.fp32_path), "int8_path": str(self.int8_path), "mode": self.mode,
                 "fp32_bytes": self.fp32_bytes, "int8_bytes": self.int8_bytes, "size_ratio": self.size_ratio,
                 "fp32_accuracy": self.fp32_accuracy, "int8_accuracy": self.int8_accuracy,
-                "accuracy_change": self.accuracy_change, "top1_agreement": self.agreement, "samples": self.samples}
+                "accuracy_change": self.accuracy_change, "top1_agreement": self.agreement, "samples": self.samples,
+                "max_abs_diff": self.max_abs_diff}
 
     def summary(self) -> str:
         """A few human-readable lines."""
         lines = [f"int8 ({self.mode}) {self.int8_path}: {self.int8_bytes} bytes vs {self.fp32_bytes} float32 "
-                 f"({self.size_ratio:.2f}x)", f"top-1 agreement with float32 on {self.samples} samples: {self.agreement:.4f}"]
+                 f"({self.size_ratio:.2f}x)", f"top-1 agreement with float32 on {self.samples} samples: {self.agreement:.4f}, "
+                 f"max |int8 - float32| output {self.max_abs_diff:.3g}"]
         if self.accuracy_change is not None:
             lines.append(f"accuracy float32 {self.fp32_accuracy:.4f} -> int8 {self.int8_accuracy:.4f} "
                          f"({self.accuracy_change:+.4f})")
@@ -118,13 +121,15 @@ def compare_onnx(fp32_path: str | os.PathLike[str], int8_path: str | os.PathLike
                  y: np.ndarray | None = None, *, mode: str = "static", batch_size: int = 64) -> QuantReport:
     """Evaluate the float32 and int8 ONNX models on ``x`` (and labels ``y``): sizes, accuracies, agreement."""
     fp32, int8 = ort_session(fp32_path), ort_session(int8_path)
-    pred32, pred8 = [], []
+    pred32, pred8, worst = [], [], 0.0
     for i in range(0, len(x), batch_size):
         batch = x[i : i + batch_size]
-        pred32.append(ort_run(fp32, batch).argmax(1))
-        pred8.append(ort_run(int8, batch).argmax(1))
+        out32, out8 = ort_run(fp32, batch), ort_run(int8, batch)
+        worst = max(worst, float(np.abs(out32 - out8).max()))
+        pred32.append(out32.argmax(1))
+        pred8.append(out8.argmax(1))
     p32, p8 = np.concatenate(pred32), np.concatenate(pred8)
     acc32 = float((p32 == y).mean()) if y is not None else None
     acc8 = float((p8 == y).mean()) if y is not None else None
     return QuantReport(Path(fp32_path), Path(int8_path), mode, Path(fp32_path).stat().st_size,
-                       Path(int8_path).stat().st_size, acc32, acc8, float((p32 == p8).mean()), len(x))
+                       Path(int8_path).stat().st_size, acc32, acc8, float((p32 == p8).mean()), len(x), worst)

@@ -15,6 +15,7 @@ _EXPORTS = {
     "TrainResult": "dsconv.train.loop",
     "train": "dsconv.train.api",
     "model_spec_for": "dsconv.train.api",
+    "evaluate_checkpoint": "dsconv.train.api",
     "build_model": "dsconv.train.checkpoint",
     "load_model": "dsconv.train.checkpoint",
     "read_checkpoint": "dsconv.train.checkpoint",

@@ -9,15 +9,17 @@ from dsconv.train.config import TrainConfig
 from dsconv.train.loop import TrainResult, fit
 
 
-def model_spec_for(model: str, num_classes: int, in_channels: int, model_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+def model_spec_for(model: str, num_classes: int | None, in_channels: int, model_kwargs: dict[str, Any] | None = None, *,
+                   out_channels: int | None = None) -> dict[str, Any]:
     """The ``model_spec`` of a zoo name or ``module:factory`` sized for the data.
 
-    Zoo models get ``num_classes`` and ``in_channels`` from the data (explicit ``model_kwargs`` win);
-    factories get exactly ``model_kwargs`` plus ``num_classes`` and ``in_channels``.
+    The factory gets ``in_channels`` and ``num_classes`` (classification) or ``out_channels``
+    (regression maps, e.g. the shift task) from the data; explicit ``model_kwargs`` win.
     """
     if not isinstance(model, str) or not model:
         raise TypeError(f"`model` must be a zoo name or 'module:function'. Received model={model!r}")
-    kwargs = {"num_classes": num_classes, "in_channels": in_channels, **(model_kwargs or {})}
+    sizing = {"num_classes": num_classes} if out_channels is None else {"out_channels": out_channels}
+    kwargs = {**sizing, "in_channels": in_channels, **(model_kwargs or {})}
     key = "factory" if ":" in model else "name"
     return {key: model, "kwargs": kwargs}
 
@@ -48,8 +50,38 @@ def train(model: str, data: str, config: TrainConfig | None = None, *, model_kwa
     config.data = data
     splits = load_dataset(data, size=size, in_channels=(model_kwargs or {}).get("in_channels"),
                           val_fraction=val_fraction, seed=config.seed, limit=limit)
-    spec = model_spec_for(model, len(splits.classes), splits.sample_shape[0], model_kwargs)
+    regression = splits.task == "regression"
+    spec = model_spec_for(model, None if regression else len(splits.classes), splits.sample_shape[0], model_kwargs,
+                          out_channels=splits.target_shape[0] if regression else None)
     config.extra = {**config.extra, "size": size, "limit": limit, "val_fraction": val_fraction}
     torch.manual_seed(config.seed)
     net = build_model(spec)
     return fit(net, splits, config, model_spec=spec)
+
+
+def evaluate_checkpoint(checkpoint: str, data: str | None = None, *, size: int | None = None,
+                        batch_size: int = 256) -> dict[str, Any]:
+    """Evaluate a ``dsconv train`` checkpoint on the validation split of ``data`` (default: its training data).
+
+    The split is rebuilt with the checkpoint's seed, image size and validation share, so it is the
+    split the run was validated on.
+
+    Returns:
+        ``{"val_loss", "val_acc", "confusion", "classes", "samples"}`` (accuracy and confusion ``None``
+        for regression data).
+    """
+    from dsconv.data import load_dataset
+    from dsconv.train.checkpoint import load_model
+    from dsconv.train.loop import evaluate
+
+    model, payload = load_model(checkpoint)
+    config = payload.get("config", {})
+    extra = config.get("extra", {})
+    data = data or config.get("data")
+    if not data:
+        raise ValueError(f"`data` must name a data set; the checkpoint records none. Received data={data!r}")
+    splits = load_dataset(data, size=size or extra.get("size"), val_fraction=extra.get("val_fraction", 0.2),
+                          seed=config.get("seed", 0), in_channels=payload["sample_shape"][0])
+    loss, acc, cm = evaluate(model, splits.val, batch_size=batch_size)
+    return {"val_loss": loss, "val_acc": acc, "confusion": None if cm is None else cm.tolist(),
+            "classes": splits.classes, "samples": len(splits.val)}

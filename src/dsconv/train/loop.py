@@ -26,8 +26,8 @@ class TrainResult:
     model: Any
     history: list[dict[str, Any]]
     val_loss: float
-    val_acc: float
-    confusion: np.ndarray
+    val_acc: float | None  # None for regression data
+    confusion: np.ndarray | None
     classes: list[str]
     checkpoint: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -47,33 +47,47 @@ class _Run:
 
 
 def evaluate(model: Any, dataset: Any, *, batch_size: int = 256, device: Any = "cpu", amp: bool = False,
-             channels_last: bool = False, ctx: DistContext | None = None) -> tuple[float, float, np.ndarray]:
+             channels_last: bool = False, ctx: DistContext | None = None) -> tuple[float, float | None, np.ndarray | None]:
     """Loss, accuracy and confusion matrix of ``model`` on ``dataset`` (sharded over ranks when distributed).
+
+    Regression sets (``dataset.task == "regression"``) give the mean squared error and ``None`` for the
+    accuracy and the confusion matrix.
 
     Returns:
         ``(mean_loss, accuracy, confusion)`` with ``confusion`` ``(num_classes, num_classes)``.
     """
     import torch
-    import torch.nn.functional as F
     from torch.utils.data import DataLoader
 
     ctx = ctx or DistContext(device=torch.device(device))
-    indices = list(range(ctx.rank, len(dataset), ctx.world_size))
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=indices)
+    regression = getattr(dataset, "task", "classification") == "regression"
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=list(range(ctx.rank, len(dataset), ctx.world_size)))
     num_classes = len(dataset.classes)
-    loss_sum, cm = 0.0, np.zeros((num_classes, num_classes), dtype=np.int64)
+    loss_sum, count, cm = 0.0, 0, np.zeros((num_classes, num_classes), dtype=np.int64)
     model.eval()
     with torch.no_grad():
         for x, y in loader:
             x, y = _to_device(x, y, ctx.device, channels_last)
             with _autocast(ctx.device, amp):
-                logits = model(x)
-            loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-            cm += runlog.confusion_matrix(y.cpu().numpy(), logits.argmax(1).cpu().numpy(), num_classes)
-    totals = all_reduce_sum(ctx, [loss_sum, *cm.ravel().tolist()])
-    cm = np.asarray(totals[1:], dtype=np.int64).reshape(num_classes, num_classes)
-    count = max(int(cm.sum()), 1)
-    return totals[0] / count, float(np.trace(cm)) / count, cm
+                out = model(x)
+            loss_sum += float(_loss(out, y, regression, 0.0, reduction="sum"))
+            count += y.numel() if regression else len(y)
+            if not regression:
+                cm += runlog.confusion_matrix(y.cpu().numpy(), out.argmax(1).cpu().numpy(), num_classes)
+    totals = all_reduce_sum(ctx, [loss_sum, float(count), *cm.ravel().tolist()])
+    loss = totals[0] / max(totals[1], 1.0)
+    if regression:
+        return loss, None, None
+    cm = np.asarray(totals[2:], dtype=np.int64).reshape(num_classes, num_classes)
+    return loss, float(np.trace(cm)) / max(int(cm.sum()), 1), cm
+
+
+def _loss(out: Any, y: Any, regression: bool, label_smoothing: float, reduction: str = "mean") -> Any:
+    import torch.nn.functional as F
+
+    if regression:
+        return F.mse_loss(out.float(), y, reduction=reduction)
+    return F.cross_entropy(out.float(), y, label_smoothing=label_smoothing, reduction=reduction)
 
 
 def fit(model: Any, data: Any, config: TrainConfig | None = None, *, model_spec: dict[str, Any] | None = None,
@@ -134,7 +148,7 @@ def _prepare(model: Any, data: Any, config: TrainConfig, ctx: DistContext, model
     total_steps = max(1, config.epochs * len(loader))
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps) if config.scheduler == "cosine"
                  else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0))
-    base = {"model_spec": model_spec, "model_class": type(raw).__name__, "classes": list(data.classes),
+    base = {"model_spec": model_spec, "model_class": type(raw).__name__, "classes": list(data.classes), "task": data.task,
             "sample_shape": list(data.sample_shape), "config": config.to_dict()}
     return _Run(ctx, config, wrapped, raw, optimizer, scheduler, loader, sampler, base)
 
@@ -163,9 +177,9 @@ def _maybe_resume(run: _Run) -> tuple[list[dict[str, Any]], int]:
 
 def _train_epoch(run: _Run, data: Any, epoch: int) -> dict[str, Any]:
     import torch
-    import torch.nn.functional as F
 
     config, ctx = run.config, run.ctx
+    regression = data.task == "regression"
     torch.manual_seed(config.seed * 100_003 + epoch)  # dropout / stochastic depth stream of this epoch
     run.sampler.set_epoch(epoch)
     data.train.set_epoch(epoch)
@@ -174,22 +188,29 @@ def _train_epoch(run: _Run, data: Any, epoch: int) -> dict[str, Any]:
     for x, y in _progress(run.loader, f"epoch {epoch + 1}/{config.epochs}", ctx.is_main and config.progress):
         x, y = _to_device(x, y, ctx.device, config.channels_last)
         with _autocast(ctx.device, config.amp):
-            logits = run.model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+            out = run.model(x)
+        loss = _loss(out, y, regression, config.label_smoothing)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.optimizer.step()
         run.scheduler.step()
         loss_sum += float(loss.detach()) * len(y)
-        correct += int((logits.argmax(1) == y).sum())
+        correct += 0 if regression else int((out.argmax(1) == y).sum())
         count += len(y)
     loss_sum, correct, count = all_reduce_sum(ctx, [loss_sum, float(correct), float(count)])
     elapsed = time.perf_counter() - start
     val_loss, val_acc, _ = evaluate(run.raw, data.val, batch_size=max(config.batch_size, 256), amp=config.amp,
                                     channels_last=config.channels_last, ctx=ctx)
-    return {"epoch": epoch + 1, "train_loss": loss_sum / count, "train_acc": correct / count, "val_loss": val_loss,
-            "val_acc": val_acc, "lr": run.optimizer.param_groups[0]["lr"], "throughput": count / elapsed,
-            "epoch_time": elapsed}
+    return {"epoch": epoch + 1, "train_loss": loss_sum / count, "train_acc": None if regression else correct / count,
+            "val_loss": val_loss, "val_acc": val_acc, "lr": run.optimizer.param_groups[0]["lr"],
+            "throughput": count / elapsed, "epoch_time": elapsed}
+
+
+def _is_best(history: list[dict[str, Any]]) -> bool:
+    last = history[-1]
+    if last["val_acc"] is None:
+        return last["val_loss"] <= min(r["val_loss"] for r in history)
+    return last["val_acc"] >= max(r["val_acc"] for r in history)
 
 
 def _save(run: _Run, data: Any, history: list[dict[str, Any]], record: dict[str, Any]) -> None:
@@ -200,7 +221,7 @@ def _save(run: _Run, data: Any, history: list[dict[str, Any]], record: dict[str,
         payload = {**run.payload_base, "model_state": run.raw.state_dict(), "optimizer_state": run.optimizer.state_dict(),
                    "scheduler_state": run.scheduler.state_dict(), "epoch": record["epoch"], "history": history}
         save_checkpoint(out_dir / "last.pt", payload)
-        if record["val_acc"] >= max(r["val_acc"] for r in history):
+        if _is_best(history):
             save_checkpoint(out_dir / "best.pt", payload)
         runlog.write_history(out_dir, history)
     barrier(ctx)
@@ -210,12 +231,13 @@ def _finish(run: _Run, data: Any, history: list[dict[str, Any]]) -> TrainResult:
     config, ctx = run.config, run.ctx
     val_loss, val_acc, cm = evaluate(run.raw, data.val, batch_size=max(config.batch_size, 256), amp=config.amp,
                                      channels_last=config.channels_last, ctx=ctx)
-    runlog.say("confusion matrix (rows: true, columns: predicted)\n" + runlog.format_confusion(cm, list(data.classes)),
-               ctx.is_main and config.progress)
+    if cm is not None:
+        runlog.say("confusion matrix (rows: true, columns: predicted)\n" + runlog.format_confusion(cm, list(data.classes)),
+                   ctx.is_main and config.progress)
     checkpoint = None
     if config.out_dir is not None:
         checkpoint = Path(config.out_dir) / "last.pt"
-        if ctx.is_main:
+        if ctx.is_main and cm is not None:
             runlog.write_confusion(Path(config.out_dir), cm, list(data.classes), val_acc)
     return TrainResult(run.raw.eval(), history, val_loss, val_acc, cm, list(data.classes), checkpoint)
 

@@ -34,11 +34,13 @@ def format_confusion(cm: np.ndarray, classes: list[str]) -> str:
 
 
 def format_epoch(record: dict[str, Any], epochs: int) -> str:
-    """One terminal line for an epoch record."""
+    """One terminal line for an epoch record (accuracies are absent for regression)."""
+    def acc(key: str) -> str:
+        return "" if record[key] is None else f"  {key} {record[key]:.4f}"
+
     return (
-        f"epoch {record['epoch']}/{epochs}  train_loss {record['train_loss']:.4f}  train_acc {record['train_acc']:.4f}  "
-        f"val_loss {record['val_loss']:.4f}  val_acc {record['val_acc']:.4f}  lr {record['lr']:.2e}  "
-        f"{record['throughput']:.1f} samples/s"
+        f"epoch {record['epoch']}/{epochs}  train_loss {record['train_loss']:.4f}{acc('train_acc')}  "
+        f"val_loss {record['val_loss']:.4f}{acc('val_acc')}  lr {record['lr']:.2e}  {record['throughput']:.1f} samples/s"
     )
 
 

@@ -5,7 +5,9 @@ stride 2 and works on anything from 4 x 4 up:
 
     stem 3x3 conv (stride 1) -> [depthwise 3x3 (stride s) -> pointwise 1x1] x 2 -> global average -> linear
 
-Usable from the command line as ``dsconv train dsconv.train.smallnet:small_cnn --data digits --size 8``.
+Usable from the command line as ``dsconv train dsconv.train.smallnet:small_cnn --data digits --size 8``;
+``conv_map`` is one (separable or dense) image-to-image layer for the shift task
+(``dsconv train dsconv.train.smallnet:conv_map --data shift_task``).
 """
 
 from __future__ import annotations
@@ -53,3 +55,31 @@ def small_cnn(*, num_classes: int = 10, in_channels: int = 1, width: int = 16, n
         nn.Linear(2 * width, num_classes),
     ]
     return nn.Sequential(*layers)
+
+
+def conv_map(*, in_channels: int = 1, out_channels: int = 2, kernel_size: int = 3, separable: bool = True,
+             padding_mode: str = "circular") -> Any:
+    """One convolution layer mapping images to images (the shift task's model).
+
+    Args:
+        in_channels: input channels.
+        out_channels: output maps.
+        kernel_size: odd kernel size ``k``; padding ``k // 2`` keeps the spatial size.
+        separable: a depthwise-separable layer (depthwise ``k x k`` then pointwise) instead of a dense one.
+        padding_mode: ``"circular"`` matches the shift task's circular shifts.
+
+    Shape:
+        ``(N, in_channels, H, W)`` -> ``(N, out_channels, H, W)``.
+    """
+    from torch import nn
+
+    from dsconv.nn import SeparableConv2d
+
+    kernel_size = check_positive(kernel_size, "kernel_size")
+    if kernel_size % 2 == 0:
+        raise ValueError(f"`kernel_size` must be odd. Received kernel_size={kernel_size}")
+    if separable:
+        return SeparableConv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2,
+                               padding_mode=padding_mode, bias=False)
+    return nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, padding_mode=padding_mode,
+                     bias=False)
