@@ -1,0 +1,148 @@
+"""Write benchmark results: one JSON and one Markdown section per run, a plot, and ``RESULTS.md``.
+
+``RESULTS.md`` is assembled from the sections present in ``<out_dir>/results/`` so that re-running one
+sub-command refreshes its section and keeps the others.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from pathlib import Path
+
+from dsconv._io import atomic_path, atomic_write_text
+
+SECTIONS = ("machine", "layers", "backward", "separable", "models", "scaling")
+
+
+def environment(threads: int, allocator: str) -> dict:
+    """Versions, threads, allocator: what every section records."""
+    import numba
+    import numpy
+    import torch
+
+    try:
+        import onnxruntime
+
+        ort_version = onnxruntime.__version__
+    except ImportError:  # pragma: no cover - onnxruntime is part of the [all] install
+        ort_version = "not installed"
+    return {
+        "machine": f"{platform.node()} {platform.processor() or platform.machine()}",
+        "python": platform.python_version(), "numpy": numpy.__version__, "numba": numba.__version__,
+        "torch": torch.__version__, "onnxruntime": ort_version, "threads": threads, "dtype": "float32",
+        "allocator": allocator,
+    }
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def _ms(t: float) -> str:
+    return f"{t * 1e3:.3f}"
+
+
+def layer_table(rows: list[dict], title: str) -> str:
+    """Markdown table of layer rows (time, GB/s, GFLOP/s, % of roof, speed-ups) with geometric means."""
+    impls = list(rows[0]["times_s"]) if rows else []
+    head = ["net", "N", "C", "C_out", "HxW", "s", *[f"{k} ms" for k in impls], "dsconv GB/s", "dsconv GFLOP/s",
+            *[f"{k} % roof" for k in impls], *[f"x vs {k}" for k in impls if k != "dsconv"]]
+    lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        t = r["times_s"]["dsconv"]
+        cells = [r["family"].replace("mobilenet_", ""), r["batch"], r["channels"], r["out_channels"],
+                 f"{r['size']}x{r['size']}", r["stride"], *[_ms(r["times_s"][k]) for k in impls],
+                 f"{r['nbytes'] / t / 1e9:.1f}", f"{r['flops'] / t / 1e9:.1f}",
+                 *[f"{r['pct_of_roof'][k]:.0f}" for k in impls], *[f"{r['speedup'][k]:.2f}" for k in impls if k != "dsconv"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    lines += ["", "Geometric means of dsconv's speed-up: " + ", ".join(
+        f"vs {k} **{geomean([r['speedup'][k] for r in rows]):.2f}x**" for k in impls if k != "dsconv")]
+    lines.append("Geometric mean of dsconv's share of the roofline: "
+                 f"**{geomean([r['pct_of_roof']['dsconv'] for r in rows]):.0f}%**; rows at or above 60%: "
+                 f"{sum(r['pct_of_roof']['dsconv'] >= 60 for r in rows)} of {len(rows)}.")
+    return "\n".join(lines) + "\n"
+
+
+def model_table(rows: list[dict], title: str) -> str:
+    impls = list(rows[0]["times_s"]) if rows else []
+    head = ["model", "N", "res", "width", *[f"{k} ms" for k in impls], *[f"x vs {k}" for k in impls if k != "dsconv"], "max |diff|"]
+    lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["model"], r["batch"], r["resolution"], r["width"], *[_ms(r["times_s"][k]) for k in impls],
+                 *[f"{r['speedup'][k]:.2f}" for k in impls if k != "dsconv"], f"{r['max_abs_diff']:.1e}"]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def env_line(env: dict) -> str:
+    return ("Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()) + ".\n")
+
+
+def write_section(out_dir: Path, name: str, markdown: str, data: dict) -> Path:
+    """Store one section's Markdown and JSON under ``out_dir/results`` and rebuild ``RESULTS.md``."""
+    folder = out_dir / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / f"{name}.md", markdown)
+    atomic_write_text(folder / f"{name}.json", json.dumps(data, indent=1) + "\n")
+    return write_results(out_dir)
+
+
+def write_results(out_dir: Path) -> Path:
+    parts = [(out_dir / "results" / f"{s}.md") for s in SECTIONS]
+    header = (out_dir / "HEADER.md").read_text(encoding="utf-8") if (out_dir / "HEADER.md").is_file() else "# dsconv benchmarks\n"
+    body = "\n".join(p.read_text(encoding="utf-8") for p in parts if p.is_file())
+    return atomic_write_text(out_dir / "RESULTS.md", header + "\n" + body)
+
+
+def plot_layers(rows: list[dict], path: Path, title: str) -> Path:
+    """Bar chart of dsconv's speed-up over each implementation per layer shape (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    impls = [k for k in rows[0]["times_s"] if k != "dsconv"]
+    labels = [f"{r['family'][-2:]} N{r['batch']} {r['channels']}@{r['size']} s{r['stride']}" for r in rows]
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(rows)), 4))
+    width = 0.8 / len(impls)
+    for i, k in enumerate(impls):
+        ax.bar([j + i * width for j in range(len(rows))], [r["speedup"][k] for r in rows], width, label=f"vs {k}")
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))], labels, rotation=90, fontsize=7)
+    ax.set_ylabel("dsconv speed-up (x)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_scaling(rows: list[dict], path: Path) -> Path:
+    """Model time vs batch, resolution and width for each implementation (three panels)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    panels = (("batch", lambda r: r["resolution"] == 224 and r["width"] == 1.0),
+              ("resolution", lambda r: r["batch"] == 1 and r["width"] == 1.0),
+              ("width", lambda r: r["batch"] == 1 and r["resolution"] == 224))
+    for ax, (key, keep) in zip(axes, panels):
+        sel = sorted([r for r in rows if keep(r)], key=lambda r: r[key]) or sorted(rows, key=lambda r: r[key])
+        for impl in sel[0]["times_s"] if sel else []:
+            ax.plot([r[key] for r in sel], [r["times_s"][impl] * 1e3 for r in sel], marker="o", label=impl)
+        ax.set_xlabel(key)
+        ax.set_ylabel("ms per forward")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
