@@ -87,6 +87,31 @@ def test_existing_run_is_never_overwritten_and_foreign_checkpoints_are_rejected(
         fit(small_cnn(), data, TrainConfig(epochs=1, out_dir=str(tmp_path / "fresh"), resume=True, progress=False))
 
 
+def test_corrupt_data_fails_before_anything_is_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    from dsconv.cli import main
+
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 4), ("val", 2)):
+        for name in ("a", "b"):
+            (tmp_path / "imgs" / split / name).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(rng.integers(0, 255, (10, 10, 3), dtype=np.uint8)).save(tmp_path / "imgs" / split / name / f"{i}.png")
+    out = tmp_path / "run"
+    args = ["train", SMALL, "--data", f"images:{tmp_path / 'imgs'}", "--size", "8", "--epochs", "1", "--out", str(out),
+            "--no-progress"]
+    assert main(args) == 0
+    assert json.loads((out / "confusion.json").read_text())["classes"] == ["a", "b"]
+    assert int(np.sum(json.loads((out / "confusion.json").read_text())["matrix"])) == 4  # the val/ folder
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    (tmp_path / "imgs" / "train" / "a" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
+    assert main([*args, "--overwrite"]) == 2
+    assert "broken.jpg" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 def test_amp_channels_last_and_a_zoo_model_on_keywords(tmp_path: Path) -> None:
     result = train("ds_cnn_s", "keywords", TrainConfig(epochs=1, batch_size=32, amp=True, channels_last=True,
                                                         progress=False), model_kwargs={"width": 0.25})
