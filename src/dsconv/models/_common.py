@@ -43,6 +43,15 @@ def check_dropout(p: float, name: str = "dropout") -> float:
     return float(p)
 
 
+def check_output_stride(value: int, allowed: tuple[int, ...]) -> int:
+    """Return ``value`` if it is one of the ``allowed`` output strides."""
+    if isinstance(value, bool) or value not in allowed:
+        raise ValueError(
+            f"`output_stride` must be one of {', '.join(map(str, allowed))}. Received output_stride={value!r}"
+        )
+    return int(value)
+
+
 class ZooModel(nn.Module):
     """Base of every zoo model: records its input contract and checks inputs against it.
 

@@ -25,8 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dsconv._validation import check_choice
-from dsconv.models._common import ZooModel, check_common
+from dsconv.models._common import ZooModel, check_common, check_output_stride
 from dsconv.models._registry import register_model
 from dsconv.models.mobilenet_v2 import MobileNetV2Features
 from dsconv.nn.blocks import ConvNormAct, DepthwiseSeparable
@@ -84,7 +83,7 @@ class DeepLabV3Plus(ZooModel):
         self, num_classes: int = 21, in_channels: int = 3, width: float = 1.0, resolution: int = 513,
         dense: bool = False, dense_head: bool | None = None, output_stride: int = 16,
     ) -> None:
-        output_stride = int(check_choice(str(output_stride), ("8", "16"), "output_stride"))
+        output_stride = check_output_stride(output_stride, (8, 16))
         num_classes, in_channels, width, resolution = check_common(
             "deeplabv3plus", num_classes=num_classes, in_channels=in_channels, width=width,
             resolution=resolution, min_resolution=output_stride,

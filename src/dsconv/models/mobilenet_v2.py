@@ -20,8 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dsconv._validation import check_choice
-from dsconv.models._common import ClassifierHead, ZooModel, check_common
+from dsconv.models._common import ClassifierHead, ZooModel, check_common, check_output_stride
 from dsconv.models._registry import register_model
 from dsconv.nn.blocks import ConvNormAct, InvertedResidual, make_divisible
 
@@ -51,7 +50,7 @@ class MobileNetV2Features(nn.Module):
 
     def __init__(self, in_channels: int = 3, width: float = 1.0, output_stride: int = 32, dense: bool = False) -> None:
         super().__init__()
-        output_stride = int(check_choice(str(output_stride), ("8", "16", "32"), "output_stride"))
+        output_stride = check_output_stride(output_stride, (8, 16, 32))
         channels = make_divisible(_STEM * width)
         self.stem = ConvNormAct(in_channels, channels, 3, 2, act_layer=nn.ReLU6)
         stride_so_far, dilation = 2, 1

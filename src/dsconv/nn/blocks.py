@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from dsconv._validation import check_choice, check_non_negative, check_positive
+from dsconv._validation import check_non_negative, check_positive
 
 ActLayer = Callable[[], nn.Module] | None
 
@@ -64,7 +64,9 @@ def _act(act_layer: ActLayer) -> nn.Module:
 
 
 def _spatial_dims(spatial_dims: int) -> int:
-    return int(check_choice(str(spatial_dims), ("1", "2"), "spatial_dims"))
+    if isinstance(spatial_dims, bool) or spatial_dims not in (1, 2):
+        raise ValueError(f"`spatial_dims` must be 1 or 2. Received spatial_dims={spatial_dims!r}")
+    return int(spatial_dims)
 
 
 class ConvNormAct(nn.Sequential):
