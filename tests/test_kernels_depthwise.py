@@ -1,0 +1,166 @@
+"""dsconv.kernels NumPy-level depthwise ops against the NumPy reference (the specification).
+
+One parametrized grid covers 1D/2D/3D, both layouts, every padding form, strides, dilations and depth
+multipliers, forward and backward, in float64 (tight tolerance) with a float32 spot check; plus
+non-contiguous inputs, thread-count independence and the reference's error messages.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+import dsconv.functional as F
+import dsconv.kernels as K
+
+TOL64 = {"rtol": 1e-10, "atol": 1e-10}
+TOL32 = {"rtol": 1e-4, "atol": 1e-4}
+
+# (kernel, stride, padding, dilation, multiplier)
+GEOMETRIES = [
+    (3, 1, 1, 1, 1),
+    (3, 2, "same", 1, 2),
+    (2, 1, "valid", 2, 1),
+    (3, 3, "same", 2, 1),
+    (5, 2, 2, 1, 1),
+    (1, 1, 0, 1, 3),
+    (4, 1, "same", 1, 1),
+]
+SPATIAL = {1: (11,), 2: (9, 8), 3: (5, 6, 7)}
+
+
+def _x_shape(n: int, c: int, data_format: str, batch: int = 2) -> tuple[int, ...]:
+    spatial = SPATIAL[n]
+    return (batch, c, *spatial) if data_format == "channels_first" else (batch, *spatial, c)
+
+
+def _explicit_pairs(n: int) -> tuple[tuple[int, int], ...]:
+    return tuple((1, 2) if d % 2 == 0 else (0, 1) for d in range(n))
+
+
+def _ops(n: int):
+    return (getattr(F, f"depthwise_conv{n}d"), getattr(K, f"depthwise_conv{n}d"),
+            getattr(F, f"depthwise_conv{n}d_backward"), getattr(K, f"depthwise_conv{n}d_backward"))
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+def test_forward_and_backward_match_reference(n, data_format, geometry, rng):
+    k, stride, padding, dilation, m = geometry
+    c = 3
+    x = rng.standard_normal(_x_shape(n, c, data_format))
+    w = rng.standard_normal((c * m, 1, *(k,) * n))
+    b = rng.standard_normal(c * m)
+    ref_fwd, fwd, ref_bwd, bwd = _ops(n)
+    expected = ref_fwd(x, w, b, stride, padding, dilation, data_format=data_format)
+    got = fwd(x, w, b, stride, padding, dilation, data_format=data_format)
+    assert got.shape == expected.shape and got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, **TOL64)
+    g = rng.standard_normal(expected.shape)
+    for e, r in zip(ref_bwd(g, x, w, stride, padding, dilation, data_format=data_format),
+                    bwd(g, x, w, stride, padding, dilation, data_format=data_format)):
+        assert r.shape == e.shape
+        np.testing.assert_allclose(r, e, **TOL64)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_explicit_pairs_and_causal(n, rng):
+    ref_fwd, fwd, ref_bwd, bwd = _ops(n)
+    x = rng.standard_normal(_x_shape(n, 4, "channels_last"))
+    w = rng.standard_normal((4, 1, *(3,) * n))
+    pads = "causal" if n == 1 else _explicit_pairs(n)
+    for padding in (pads, _explicit_pairs(n)):
+        expected = ref_fwd(x, w, None, 1, padding, 1, data_format="channels_last")
+        np.testing.assert_allclose(fwd(x, w, None, 1, padding, 1, data_format="channels_last"), expected, **TOL64)
+        g = rng.standard_normal(expected.shape)
+        for e, r in zip(ref_bwd(g, x, w, 1, padding, 1, data_format="channels_last"),
+                        bwd(g, x, w, 1, padding, 1, data_format="channels_last")):
+            np.testing.assert_allclose(r, e, **TOL64)
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_float32_mobilenet_like_layer(data_format, rng):
+    """The 3x3 fast path (all three rows valid) with interior and border pixels, in float32."""
+    shape = (1, 48, 13, 12) if data_format == "channels_first" else (1, 13, 12, 48)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((48, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(48).astype(np.float32)
+    for stride in (1, 2):
+        expected = F.depthwise_conv2d(x, w, b, stride, 1, data_format=data_format)
+        got = K.depthwise_conv2d(x, w, b, stride, 1, data_format=data_format)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, **TOL32)
+        g = rng.standard_normal(expected.shape).astype(np.float32)
+        for e, r in zip(F.depthwise_conv2d_backward(g, x, w, stride, 1, data_format=data_format),
+                        K.depthwise_conv2d_backward(g, x, w, stride, 1, data_format=data_format)):
+            assert r.dtype == np.float32
+            np.testing.assert_allclose(r, e, rtol=1e-3, atol=1e-3)
+
+
+def test_float16_runs_in_float32_and_returns_float16(rng):
+    x = rng.standard_normal((1, 3, 6, 6)).astype(np.float16)
+    w = rng.standard_normal((3, 1, 3, 3)).astype(np.float16)
+    got = K.depthwise_conv2d(x, w, padding=1)
+    assert got.dtype == np.float16
+    expected = F.depthwise_conv2d(x.astype(np.float32), w.astype(np.float32), padding=1)
+    np.testing.assert_allclose(got.astype(np.float32), expected, rtol=1e-2, atol=1e-2)
+
+
+def test_non_contiguous_inputs(rng):
+    base = rng.standard_normal((2, 6, 10, 12))
+    x = base[:, ::2, :, ::2]  # (2, 3, 10, 6), strided in channels and width
+    w = rng.standard_normal((6, 1, 3, 3))[:, :, ::-1, :]  # negative strides
+    np.testing.assert_allclose(K.depthwise_conv2d(x, w, None, 1, "same"), F.depthwise_conv2d(x, w, None, 1, "same"), **TOL64)
+    x_cl = np.moveaxis(x, 1, -1)  # channels_last view, not contiguous
+    g = rng.standard_normal((2, 10, 6, 6))
+    for e, r in zip(F.depthwise_conv2d_backward(g, x_cl, w, 1, "same", data_format="channels_last"),
+                    K.depthwise_conv2d_backward(g, x_cl, w, 1, "same", data_format="channels_last")):
+        np.testing.assert_allclose(r, e, **TOL64)
+
+
+def test_results_do_not_depend_on_thread_count(rng):
+    x = rng.standard_normal((3, 17, 15, 32)).astype(np.float32)
+    w = rng.standard_normal((32, 1, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((3, 9, 8, 32)).astype(np.float32)
+    previous = numba.get_num_threads()
+    results = []
+    try:
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            out = K.depthwise_conv2d(x, w, None, 2, "same", data_format="channels_last")
+            grads = K.depthwise_conv2d_backward(g, x, w, 2, "same", data_format="channels_last")
+            results.append((out, *grads))
+    finally:
+        numba.set_num_threads(previous)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)  # bitwise: the work split does not change the summation order
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"x": np.ones((1, 2, 5, 5), np.int64)}, TypeError, r"`x` must have a real floating dtype"),
+        ({"x": np.ones((2, 5, 5))}, ValueError, r"`x` must be a 4D array"),
+        ({"weight": np.ones((3, 1, 3, 3))}, ValueError, r"`weight` must have shape \(C \* depth_multiplier"),
+        ({"bias": np.ones(5)}, ValueError, r"`bias` must have shape \(out_channels,\)"),
+        ({"stride": 0}, ValueError, r"`stride` entries must be positive"),
+        ({"padding": "full"}, ValueError, r"`padding` must be an int, a tuple, or one of"),
+        ({"weight": np.ones((2, 1, 9, 9))}, ValueError, r"`kernel_size` \(dilated span 9"),
+        ({"data_format": "NCHW"}, ValueError, r"`data_format` must be one of"),
+    ],
+)
+def test_errors_match_the_reference(kwargs, error, match):
+    args = {"x": np.ones((1, 2, 5, 5)), "weight": np.ones((2, 1, 3, 3)), "bias": None, "stride": 1,
+            "padding": 0, "dilation": 1, "data_format": "channels_first"} | kwargs
+    data_format = args.pop("data_format")
+    for op in (F.depthwise_conv2d, K.depthwise_conv2d):
+        with pytest.raises(error, match=match):
+            op(*args.values(), data_format=data_format)
+
+
+def test_backward_checks_grad_out_shape():
+    x, w = np.ones((1, 2, 5, 5)), np.ones((2, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"`grad_out` must have the forward output's shape \(1, 2, 3, 3\)"):
+        K.depthwise_conv2d_backward(np.ones((1, 2, 4, 4)), x, w)
