@@ -5,8 +5,9 @@ Private to :mod:`dsconv.experiments`; torch is imported inside the functions tha
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,23 @@ def seed_everything(seed: int) -> None:
 
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run a block with ``torch.set_num_threads(threads)``, restoring the previous count afterwards.
+
+    Tiny models train fastest on one thread, and a fixed count keeps timings comparable: other code in
+    the process (e.g. Numba's threading layer starting up) may change torch's OpenMP thread count.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def summary(values: Sequence[float]) -> dict[str, Any]:
@@ -141,7 +159,7 @@ def train_classifier(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         losses.append(total / len(xt))
     return losses
 

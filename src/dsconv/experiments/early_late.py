@@ -23,6 +23,7 @@ from dsconv.experiments._common import (
     separable_backend,
     summary,
     train_classifier,
+    torch_threads,
 )
 
 NAME = "early_late"
@@ -47,6 +48,7 @@ class Config:
     lr: float = 0.004
     noise: float = 0.3
     seeds: int = 3
+    threads: int = 1  # torch threads: tiny models run fastest on one, and timings stay comparable
     seed: int = 0
 
     @classmethod
@@ -92,6 +94,11 @@ def run(cfg: Config, progress: Progress = None) -> dict[str, Any]:
         ``{"variants": {name: {"accuracy": summary, "params": int, "loss_mean": [...]}}, "drop": ...,
         "verdict": ...}``.
     """
+    with torch_threads(check_positive(cfg.threads, "threads")):
+        return _run(cfg, progress)
+
+
+def _run(cfg: Config, progress: Progress) -> dict[str, Any]:
     from dsconv.data.synthetic import relative_position
 
     opts = {"size": cfg.image_size, "noise": cfg.noise}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dsconv._validation import check_positive
-from dsconv.experiments._common import Progress, report
+from dsconv.experiments._common import Progress, report, torch_threads
 
 NAME = "flops_vs_wallclock"
 TITLE = "FLOPs vs wall-clock on MobileNet layer shapes"
@@ -44,6 +44,7 @@ class Config:
     warmup: int = 2
     dsconv_kernels: bool = True  # also time dsconv.kernels' depthwise when it supports the shape
     machine: str = "this-2core-zen4"  # a dsconv.cost.roofline preset for the prediction
+    threads: int = 1  # torch threads: tiny models run fastest on one, and timings stay comparable
     seed: int = 0
 
     @classmethod
@@ -143,6 +144,11 @@ def run(cfg: Config, progress: Progress = None) -> dict[str, Any]:
         ``{"layers": [{..., "flop_ratio", "measured_ratio", "roofline_ratio", "gflops": {...}}],
         "machine": {...}, "verdict": ...}``.
     """
+    with torch_threads(check_positive(cfg.threads, "threads")):
+        return _run(cfg, progress)
+
+
+def _run(cfg: Config, progress: Progress) -> dict[str, Any]:
     import torch
 
     from dsconv.cost.formulas import cost_ratio
@@ -153,6 +159,7 @@ def run(cfg: Config, progress: Progress = None) -> dict[str, Any]:
     # Discarded pass: thread pools start, caches fill, and Numba compiles dsconv's kernel if present.
     for shape in shapes:
         time_layer(shape, dataclasses.replace(cfg, repeats=1, warmup=1))
+    torch.set_num_threads(cfg.threads)  # Numba's threading layer may have changed torch's OpenMP count
     rows = []
     for i, shape in enumerate(shapes):
         report(progress, f"timing {shape['c_in']}->{shape['c_out']} at {shape['size']}px", i / len(shapes))

@@ -23,6 +23,7 @@ from dsconv.experiments._common import (
     seed_everything,
     separable_backend,
     summary,
+    torch_threads,
 )
 
 NAME = "sample_efficiency"
@@ -49,6 +50,7 @@ class Config:
     steps: int = 150  # Adam steps, full batch (or batches of 128), the same for every size
     lr: float = 0.02
     seeds: int = 3
+    threads: int = 1  # torch threads: tiny models run fastest on one, and timings stay comparable
     seed: int = 0
 
     @classmethod
@@ -109,6 +111,11 @@ def run(cfg: Config, progress: Progress = None) -> dict[str, Any]:
         ``{"sizes": [...], "models": {kind: {"accuracy": [summary per size], "params": int}},
         "samples_to_target": ..., "verdict": ...}``.
     """
+    with torch_threads(check_positive(cfg.threads, "threads")):
+        return _run(cfg, progress)
+
+
+def _run(cfg: Config, progress: Progress) -> dict[str, Any]:
     from dsconv.data.synthetic import gratings_rings
 
     data_opts = {"size": cfg.image_size, "channels": cfg.channels, "noise": cfg.noise}
