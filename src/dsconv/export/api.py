@@ -45,6 +45,8 @@ def _data_arrays(data: str, payload: dict[str, Any] | None, input_shape: tuple[i
 
     config = (payload or {}).get("config", {})
     extra = config.get("extra", {})
+    if size is None and payload is None and len(input_shape) == 3:
+        size = input_shape[-1]  # a zoo model: images at the model's resolution
     splits = load_dataset(data, size=size or extra.get("size"), in_channels=input_shape[0],
                           val_fraction=extra.get("val_fraction", 0.2), seed=config.get("seed", seed))
     count = min(n, len(splits.val))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from dsconv.train.checkpoint import build_model
@@ -47,13 +48,13 @@ def train(model: str, data: str, config: TrainConfig | None = None, *, model_kwa
     from dsconv.data import load_dataset
 
     config = config or TrainConfig()
-    config.data = data
     splits = load_dataset(data, size=size, in_channels=(model_kwargs or {}).get("in_channels"),
                           val_fraction=val_fraction, seed=config.seed, limit=limit)
     regression = splits.task == "regression"
     spec = model_spec_for(model, None if regression else len(splits.classes), splits.sample_shape[0], model_kwargs,
                           out_channels=splits.target_shape[0] if regression else None)
-    config.extra = {**config.extra, "size": size, "limit": limit, "val_fraction": val_fraction}
+    # Recorded in checkpoints so `dsconv export` / `--eval-only` rebuild the same validation split.
+    config = replace(config, data=data, extra={**config.extra, "size": size, "limit": limit, "val_fraction": val_fraction})
     torch.manual_seed(config.seed)
     net = build_model(spec)
     return fit(net, splits, config, model_spec=spec)
