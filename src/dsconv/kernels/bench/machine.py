@@ -14,12 +14,13 @@ from dsconv.kernels.bench.timing import interleaved
 
 @njit(parallel=True, cache=True, nogil=True)
 def _copy(src, dst, reps):  # pragma: no cover
-    """``reps`` parallel copies of ``src`` into ``dst`` (flat float32); each thread copies its own slice."""
+    """``reps`` copies of ``src`` into ``dst`` (flat float32) in one parallel region: each task copies its own
+    slice ``reps`` times, so a cache-sized slice stays in the copying core's cache."""
     n = src.shape[0]
     chunks = 64
-    for _ in range(reps):
-        for k in prange(chunks):
-            lo, hi = k * n // chunks, (k + 1) * n // chunks
+    for k in prange(chunks):
+        lo, hi = k * n // chunks, (k + 1) * n // chunks
+        for _ in range(reps):
             dst[lo:hi] = src[lo:hi]
 
 
@@ -67,4 +68,9 @@ def measure_machine(*, quick: bool = False):
         f"{nb.get_num_threads()} Numba threads, {torch.get_num_threads()} torch threads"
     )
     name = f"{platform.node() or 'machine'} ({platform.processor() or platform.machine()})"
-    return Machine(dram_gbs=round(dram, 1), peak_gflops=round(peak, 1), cache_gbs=round(cache, 1), name=name, source=source)
+    return Machine(dram_gbs=_round(dram), peak_gflops=_round(peak), cache_gbs=_round(cache), name=name, source=source)
+
+
+def _round(value: float) -> float:
+    """Three significant digits (a loaded machine can measure below 0.1)."""
+    return float(f"{value:.3g}")

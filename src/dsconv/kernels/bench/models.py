@@ -41,8 +41,8 @@ def _ort_session(model, x, threads: int):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-    # ORT's idle workers spin by default and would steal the 2 cores from the implementations timed next.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # ORT's idle workers spin by default and would steal the 2 cores from the implementations timed next.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     x_np = x.numpy()
     return lambda: sess.run(None, {"x": x_np})

@@ -1,0 +1,65 @@
+"""Smoke tests of ``dsconv bench`` with tiny settings (``--quick``): files are written, tables are sane.
+
+No timing assertions: the numbers of a smoke run mean nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dsconv.cli import main
+from dsconv.cost.roofline import Machine
+from dsconv.kernels.bench.timing import interleaved
+
+
+def test_machine_layers_models_quick(tmp_path, capsys):
+    assert main(["bench", "--machine", "--quick", "--out-dir", str(tmp_path)]) == 0
+    machine = Machine.from_json(tmp_path / "machine.json")
+    assert machine.dram_gbs > 0 and machine.cache_gbs > 0 and machine.peak_gflops > 0
+    assert main(["bench", "layers", "--quick", "--backward", "--batch", "1", "--repeats", "1",
+                 "--out-dir", str(tmp_path)]) == 0
+    layers = json.loads((tmp_path / "results" / "layers.json").read_text())
+    row = layers["rows"][0]
+    assert set(row["times_s"]) == {"dsconv", "torch_nchw", "torch_cl", "onnxruntime"}
+    assert set(row["speedup"]) == {"torch_nchw", "torch_cl", "onnxruntime"}
+    for section in ("separable", "backward"):
+        assert json.loads((tmp_path / "results" / f"{section}.json").read_text())["rows"]
+        assert (tmp_path / "figures" / f"{section}.png").stat().st_size > 0
+    assert main(["bench", "models", "--quick", "--batch", "1", "--repeats", "1", "--no-onnx",
+                 "--out-dir", str(tmp_path)]) == 0
+    models = json.loads((tmp_path / "results" / "models.json").read_text())["rows"]
+    assert models[0]["max_abs_diff"] < 1e-3 and set(models[0]["times_s"]) == {"dsconv", "torch_eager", "torch_eager_cl"}
+    assert (tmp_path / "figures" / "scaling.png").is_file()
+    text = (tmp_path / "RESULTS.md").read_text()
+    for heading in ("## Machine roofs", "## Depthwise 3x3 forward", "## Fused separable block",
+                    "## Depthwise 3x3 backward", "## Whole models", "## Scaling"):
+        assert heading in text
+    assert "threads 2" in text and "float32" in text and "allocator" in text
+
+
+def test_bench_without_subcommand_prints_help(capsys):
+    assert main(["bench"]) == 2
+    assert "layers" in capsys.readouterr().out
+
+
+def test_bad_threads_is_a_clean_error(tmp_path, capsys):
+    assert main(["bench", "layers", "--quick", "--threads", "0", "--out-dir", str(tmp_path)]) == 2
+    assert "`threads` must be a positive integer" in capsys.readouterr().err
+
+
+def test_interleaved_returns_a_median_per_function():
+    calls = {"a": 0, "b": 0}
+
+    def bump(name):
+        calls[name] += 1
+
+    result = interleaved({"a": lambda: bump("a"), "b": lambda: bump("b")}, repeats=3, warmup=1)
+    assert set(result) == {"a", "b"} and all(v >= 0 for v in result.values())
+    assert calls == {"a": 4, "b": 4}
+
+
+def test_interleaved_rejects_nothing_silently():
+    with pytest.raises(ZeroDivisionError):
+        interleaved({"bad": lambda: 1 / 0}, repeats=1)

@@ -1,0 +1,91 @@
+"""dsconv.optimize: the optimized copy computes what the original computes in eval mode."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import dsconv
+import dsconv.nn as dnn
+from dsconv.kernels.modules import FusedSeparable2d, KernelDepthwise2d
+from dsconv.kernels.optimize import optimize
+
+
+def _randomize_bn(model: nn.Module) -> nn.Module:
+    """Non-trivial running statistics, so that folding is actually checked."""
+    gen = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.num_features, generator=gen) - 0.5)
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.rand(m.num_features, generator=gen) - 0.5)
+    return model
+
+
+def _count(model: nn.Module, cls: type) -> int:
+    return sum(isinstance(m, cls) for m in model.modules())
+
+
+def test_mobilenet_v1_matches_eval_model():
+    torch.manual_seed(0)
+    model = _randomize_bn(dsconv.create_model("mobilenet_v1", width=0.25, num_classes=10, resolution=64)).eval()
+    fast = dsconv.optimize(model)
+    assert _count(fast, FusedSeparable2d) == 13
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
+    assert model.training is False and _count(model, nn.BatchNorm2d) > 0  # the original is untouched
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)
+    assert not any(p.requires_grad for p in fast.parameters())
+
+
+def test_sequential_patterns_and_unknown_modules_left_alone():
+    class Gate(nn.Module):  # unknown to optimize: must be kept as is
+        def forward(self, x):
+            return x * torch.sigmoid(x.mean(dim=(2, 3), keepdim=True))
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU6(),
+        nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(8, 12, 1, bias=False), nn.BatchNorm2d(12),
+        Gate(),
+        nn.Conv2d(12, 24, 3, padding=1, groups=12), nn.BatchNorm2d(24), nn.Hardtanh(0.0, 6.0),
+        nn.Conv2d(24, 24, 3, padding=1, groups=24), nn.SiLU(),  # SiLU cannot be fused: dw alone, SiLU kept
+        nn.Conv2d(24, 4, 1),
+    )
+    _randomize_bn(model).eval()
+    fast = optimize(model)
+    assert _count(fast, FusedSeparable2d) == 1 and _count(fast, KernelDepthwise2d) == 2
+    assert _count(fast, Gate) == 1 and _count(fast, nn.SiLU) == 1
+    x = torch.randn(1, 3, 13, 11)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_separable_conv2d_layer_and_channels_first_option():
+    torch.manual_seed(0)
+    block = dnn.SeparableConv2d(4, 6, 3, stride=2, padding="same", depth_multiplier=2,
+                                norm_layer=nn.BatchNorm2d, act_layer=nn.ReLU, norm_dw=True, act_dw=True, bias=False)
+    _randomize_bn(block).eval()
+    for channels_last in (True, False):
+        fast = optimize(block, channels_last=channels_last)
+        assert isinstance(fast, FusedSeparable2d)
+        x = torch.randn(2, 4, 9, 10)
+        with torch.no_grad():
+            torch.testing.assert_close(fast(x), block(x), rtol=1e-4, atol=1e-4)
+
+
+def test_float64_model():
+    model = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1, groups=3), nn.ReLU(), nn.Conv2d(3, 5, 1)).double().eval()
+    fast = optimize(model)
+    x = torch.randn(1, 3, 6, 6, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), model(x))
+
+
+def test_rejects_non_modules():
+    with pytest.raises(TypeError, match=r"`model` must be a torch.nn.Module. Received model of type dict"):
+        optimize({})
