@@ -1,12 +1,9 @@
-"""Every registered model exports to ONNX (checked with onnxruntime); tiny variants compile.
+"""Every registered model exports to ONNX, checked with onnxruntime (max abs difference <= 1e-4).
 
 Budget: the TorchScript exporter takes well under a second per small model where the torch.export
 based exporter takes 5-60 s on this CPU, so every model goes through the former and one through the
 latter. EfficientNet-B1..B7 are exported at ``depth=0.25`` (one block per stage): the same builder as
-B0 (exported at full depth), without 16-55 copies of the same block in the graph. ``torch.compile``
-runs with the default (inductor) backend on DS-CNN-S and with ``aot_eager`` / graph-capture-only
-(``eager``) backends on variants that together cover every block type (squeeze-excite, hard-swish,
-stochastic depth, "same" padding, 1D layers, upsampling decoders).
+B0 (exported at full depth), without 16-55 copies of the same block in the graph.
 """
 
 from __future__ import annotations
@@ -63,25 +60,3 @@ def test_onnx_dynamo_export_matches_onnxruntime() -> None:
     model.eval()
     program = torch.onnx.export(model, (x,), dynamo=True, verbose=False)
     _check_against_torch(model, x, _run_onnx(program.model_proto.SerializeToString(), x))
-
-
-@pytest.mark.filterwarnings("ignore:.*torch.jit.script_method. is deprecated:DeprecationWarning")
-@pytest.mark.parametrize(
-    ("name", "backend", "extra"),
-    [
-        ("ds_cnn_s", "inductor", {}),
-        ("mobilenet_v3_small", "aot_eager", {}),
-        ("efficientnet_b0", "eager", {"depth": 0.25}),
-        ("mobilenet_v1", "eager", {}),
-        ("ds_cnn_1d", "eager", {}),
-        ("perception_net", "eager", {}),
-    ],
-)
-def test_torch_compile_smoke(name: str, backend: str, extra: dict) -> None:
-    torch._dynamo.reset()
-    model, x = _small(name, **extra)
-    model.eval()
-    with torch.no_grad():
-        expected = model(x)
-        got = torch.compile(model, backend=backend, fullgraph=True)(x)
-    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)

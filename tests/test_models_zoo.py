@@ -70,3 +70,16 @@ def test_channels_last_matches(name: str) -> None:
 def test_dense_twin_runs(name: str) -> None:
     model, x = _small(name, dense=True)
     assert model(x).shape == _expected_shape(name, tuple(x.shape[1:]))
+
+
+@pytest.mark.parametrize("name", ["ds_cnn_s", "mobilenet_v3_small"])
+def test_dsconv_backend_matches_torch_backend(name: str) -> None:
+    from dsconv.nn import use_backend
+
+    model, x = _small(name)
+    model.eval()
+    with torch.no_grad():
+        expected = model(x)
+        with use_backend("dsconv"):  # depthwise layers run the Numba kernels
+            got = model(x)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
