@@ -25,7 +25,9 @@ Conventions found (each checked by ``tests/test_models_published.py``):
   the paper's figure evidently counts a few million operations beyond conv and FC multiply-adds.
 - EfficientNet-B0 (Tan & Le 2019, Table 2): parameters *with* BN scale and shift (Keras's trainable
   parameters, 5.29M; without BN 5.25M would print as 5.2M), 0.386B MACs ("0.39B FLOPs" in the paper is
-  multiply-adds).
+  multiply-adds). B1-B3 follow by compound scaling (7.79M, 9.11M, 12.2M; 0.99B, 1.83B MACs) except
+  B1's 0.70B: the scaled network has 0.687B (1.9% under; other implementations report 0.69B too).
+  B4-B7 are built the same way but not profiled in the test suite (4-37 GMACs each, too slow for it).
 - Xception (Chollet 2017, Table 3): 22.86M parameters with BN scale and shift (the Keras trainable
   count; without BN 22.80M); 8.36G multiply-adds at 299 x 299 (not in the paper; the commonly quoted
   "about 8.4G").
@@ -118,6 +120,15 @@ PUBLISHED: tuple[Published, ...] = (
     Published("mobilenet_v3_small", "params", 2.5e6, 1e5, _V3, rounding="truncate", note="2.53M weights"),
     Published("efficientnet_b0", "macs", 0.39e9, 1e7, _EFF),
     Published("efficientnet_b0", "params", 5.3e6, 1e5, _EFF, count_bn=True, note="with BN scale and shift"),
+    Published(
+        "efficientnet_b1", "macs", 0.70e9, 1e7, _EFF, reproduced=False, measured=686.80e6,
+        note="compound scaling (depth 1.1, 240 x 240) of the faithful B0 gives 0.687B, 1.9% under the paper",
+    ),
+    Published("efficientnet_b1", "params", 7.8e6, 1e5, _EFF, count_bn=True),
+    Published("efficientnet_b2", "macs", 1.0e9, 1e8, _EFF),
+    Published("efficientnet_b2", "params", 9.2e6, 1e5, _EFF, count_bn=True, note="9.11M, within 1% (prints as 9.1M)"),
+    Published("efficientnet_b3", "macs", 1.8e9, 1e8, _EFF),
+    Published("efficientnet_b3", "params", 12e6, 1e6, _EFF, count_bn=True),
     Published("xception", "macs", 8.4e9, 1e8, _XCEPTION),
     Published("xception", "params", 22.9e6, 1e5, _XCEPTION, count_bn=True, note="with BN scale and shift"),
     Published("ds_cnn_s", "kws_memory", 38.6e3, 1e2, _KWS, note="8-bit weights + activation buffers"),
