@@ -22,6 +22,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -149,7 +151,9 @@ class DSCNN1d(ZooModel):
         return self.head(x)  # (N, num_classes)
 
 
-def _factory(size: str):  # noqa: ANN202 - one registered factory per size
+def _factory(size: str) -> Callable[..., DSCNN]:
+    """Build and register the factory of one size."""
+
     def factory(
         *, num_classes: int = 12, in_channels: int = 1, width: float = 1.0, resolution: int = 49,
         dense: bool = False, dropout: float = 0.0,

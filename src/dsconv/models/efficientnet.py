@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -99,7 +100,9 @@ class EfficientNet(ZooModel):
         return self.head(x)  # (N, num_classes)
 
 
-def _factory(variant: str):  # noqa: ANN202 - builds one registered three-line factory per variant
+def _factory(variant: str) -> Callable[..., EfficientNet]:
+    """Build and register the factory of one variant (its defaults are the variant's scaling)."""
+
     width_default, depth_default, res_default, dropout_default = SCALING[variant]
 
     def factory(

@@ -197,6 +197,10 @@ class DepthwiseSeparable(nn.Module):
         dense: build the standard-convolution twin.
         spatial_dims: 1 or 2.
 
+    Attributes:
+        conv_dw: ``DepthwiseNormAct`` (``nn.Identity`` in the dense twin).
+        conv_pw: ``PointwiseNormAct`` (in the dense twin, the standard k x k ``ConvNormAct``).
+
     Shape:
         ``(N, C_in, *n)`` -> ``(N, C_out, *ceil(n / s))``.
     """
@@ -316,6 +320,11 @@ class InvertedResidual(nn.Module):
         se_act_layer, se_gate_layer: activation and gate of the squeeze-excite.
         drop_path: stochastic-depth probability of the residual branch.
         dense: build the Fused-MBConv twin.
+
+    Attributes:
+        conv_pw: expansion ``PointwiseNormAct`` (``nn.Identity`` without expansion or in the twin).
+        conv_dw: ``DepthwiseNormAct`` (in the twin, the fused k x k ``ConvNormAct``).
+        se: ``SqueezeExcite`` or ``nn.Identity``. conv_pwl: the linear projection ``PointwiseNormAct``.
 
     Shape:
         ``(N, C_in, H, W)`` -> ``(N, C_out, ceil(H / s), ceil(W / s))``.
