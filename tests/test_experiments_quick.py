@@ -83,15 +83,21 @@ def test_flops_vs_wallclock_shows_the_memory_bound_gap():
         # Analytic: depthwise does under 3 FLOPs per byte, below the ridge point; dense is far above.
         assert row["roofline"]["depthwise"]["intensity"] < r["ridge_point"] < row["roofline"]["dense"]["intensity"]
         assert row["roofline_ratio"] > row["flop_ratio"]
-    assert r["median_gap"] > 1.0  # measured saving smaller than the FLOP saving
+    # Robust at any load: depthwise's share of the separable time dwarfs its share of the FLOPs (about 3%),
+    # and it runs at a fraction of dense's throughput. (Whether the whole separable/standard ratio exceeds
+    # the FLOP ratio on most shapes is reported in the verdict; it is true on this machine but thinner.)
+    time_share = np.median([row["depthwise_time_share"] for row in r["layers"]])
+    flop_share = np.median([row["depthwise_flop_share"] for row in r["layers"]])
+    assert time_share > 3 * flop_share
     gflops = {op: np.median([row["gflops"][op] for row in r["layers"]]) for op in ("dense", "depthwise")}
     assert gflops["depthwise"] < gflops["dense"]
+    assert r["fraction_of_roofline"]["depthwise"] < 1.0
 
 
 def test_mobilenet_tables_match_the_paper():
     r = quick("mobilenet_tables")
     _verdict_is_consistent(r)
-    assert r["holds"] and len(r["rows"]) == 10
+    assert r["holds"] and len(r["rows"]) == 10 and all(row["matches"] for row in r["rows"])
     conv = next(row for row in r["rows"] if row["label"] == "Conv MobileNet")
     assert conv["macs_m"] == pytest.approx(4866, rel=0.01) and conv["params_m"] == pytest.approx(29.3, abs=0.05)
     assert {row["table"] for row in r["rows"]} == {4, 6, 7}

@@ -63,7 +63,7 @@ def test_make_config_overrides_and_errors():
         ("early_late", {"lr": -1.0}, ValueError, r"`lr` must be a finite number > 0"),
         ("flops_vs_wallclock", {"resolution": 100}, ValueError, r"`resolution` must be a multiple of 32"),
         ("flops_vs_wallclock", {"repeats": 0}, ValueError, r"`repeats` must be a positive integer"),
-        ("mobilenet_tables", {"tolerance": 2.0}, ValueError, r"`tolerance` must be in \(0, 1\]"),
+        ("mobilenet_tables", {"num_classes": 0}, ValueError, r"`num_classes` must be a positive integer"),
     ],
 )
 def test_invalid_config_values(name, overrides, error, pattern):

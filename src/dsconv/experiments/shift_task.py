@@ -37,8 +37,8 @@ class Config:
     d2: int = 1
     n_train: int = 32
     n_test: int = 256
-    steps: int = 250  # full-batch Adam steps
-    lr: float = 0.03
+    steps: int = 200  # full-batch Adam steps
+    lr: float = 0.05
     seeds: int = 3
     threads: int = 1  # torch threads: tiny models run fastest on one, and timings stay comparable
     seed: int = 0
