@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 
 import pytest
 
@@ -11,20 +10,18 @@ torch = pytest.importorskip("torch")
 
 from dsconv.cost import profile  # noqa: E402
 from dsconv.models import create_model  # noqa: E402
-from dsconv.models._published import DEEPLAB_SEPARABLE_HEAD, PERCEPTION_BUDGET, PUBLISHED, Published  # noqa: E402
-
-_CONV_KINDS = ("depthwise", "pointwise", "grouped", "dense")
+from dsconv.models._published import (  # noqa: E402
+    DEEPLAB_SEPARABLE_HEAD,
+    PERCEPTION_BUDGET,
+    PUBLISHED,
+    Published,
+    hello_edge_figures,
+)
 
 
 def _kws_figures(model: torch.nn.Module) -> tuple[int, int]:
-    """Hello Edge's (memory bytes at 8 bits, operations) of a DS-CNN (see dsconv.models._published)."""
     prof = profile(model, model.default_input_size, fold_bn=True)
-    convs = [row for row in prof.rows if row.kind in _CONV_KINDS and row.macs]
-    sizes = [math.prod(model.default_input_size)] + [math.prod(row.output_shape) for row in convs]
-    buffers = max(a + b for a, b in zip(sizes, sizes[1:]))
-    num_classes = model.head.fc.out_features
-    ops = 2 * prof.macs + sum(sizes[1:]) + sizes[-1] + num_classes  # biases, pooling, FC bias
-    return prof.params + buffers, ops
+    return hello_edge_figures(prof, model.default_input_size, model.head.fc.out_features)
 
 
 @functools.lru_cache(maxsize=None)

@@ -41,6 +41,8 @@ Conventions found (each checked by ``tests/test_models_published.py``):
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,3 +154,25 @@ DEEPLAB_SEPARABLE_HEAD = {
     ),
 }
 PERCEPTION_BUDGET = {"model": "perception_net", "max_macs": 1e9, "measured_macs": 121.75e6}
+
+
+_CONV_KINDS = ("depthwise", "pointwise", "grouped", "dense")
+
+
+def hello_edge_figures(prof: Any, input_size: Sequence[int], num_classes: int) -> tuple[int, int]:
+    """Hello Edge's ``(memory in bytes at 8 bits, operations)`` of a DS-CNN from its profile.
+
+    Args:
+        prof: ``dsconv.cost.profile(model, input_size, fold_bn=True)`` (batch norm folded, biases counted).
+        input_size: the model's ``(C, frames, coefficients)``.
+        num_classes: the classifier's outputs.
+
+    Returns:
+        ``memory = parameters + max over layers of (input + output activation values)`` and
+        ``ops = 2 x MACs + one addition per convolution output (bias) + one per pooled value + FC biases``.
+    """
+    convs = [row for row in prof.rows if row.kind in _CONV_KINDS and row.macs]
+    sizes = [math.prod(input_size)] + [math.prod(row.output_shape) for row in convs]
+    buffers = max(a + b for a, b in zip(sizes, sizes[1:]))
+    ops = 2 * prof.macs + sum(sizes[1:]) + sizes[-1] + num_classes
+    return prof.params + buffers, ops
