@@ -6,7 +6,6 @@ Private to :mod:`dsconv.experiments`; torch is imported inside the functions tha
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -83,11 +82,8 @@ def separable_conv(
     Returns:
         The layer (a ``torch.nn.Module``).
     """
-    try:
-        from dsconv.nn import SeparableConv2d
-    except ImportError:  # dsconv.nn not built: the same composition from torch's own layers
-        return _torch_separable(in_channels, out_channels, kernel_size, depth_multiplier, padding,
-                                padding_mode, bias)
+    from dsconv.nn import SeparableConv2d
+
     return SeparableConv2d(
         in_channels,
         out_channels,
@@ -97,26 +93,6 @@ def separable_conv(
         bias=bias,
         padding_mode=padding_mode,
     )
-
-
-def _torch_separable(c_in: int, c_out: int, k: int, m: int, padding: int, mode: str, bias: bool) -> Any:
-    """Depthwise (``groups=C``) then pointwise, with the sub-module names of ``dsconv.nn``."""
-    import torch
-
-    layer = torch.nn.Sequential()
-    layer.add_module("conv_dw", torch.nn.Conv2d(c_in, c_in * m, k, padding=padding, groups=c_in,
-                                                bias=bias, padding_mode=mode))
-    layer.add_module("conv_pw", torch.nn.Conv2d(c_in * m, c_out, 1, bias=bias))
-    return layer
-
-
-def separable_backend() -> str:
-    """Which separable layer :func:`separable_conv` builds: ``dsconv.nn`` or the torch composition."""
-    try:
-        import dsconv.nn  # noqa: F401
-    except ImportError:
-        return "torch.nn.Conv2d(groups=C) + 1x1 (dsconv.nn not available)"
-    return "dsconv.nn.SeparableConv2d"
 
 
 def standard_conv(in_channels: int, out_channels: int, kernel_size: int, **kwargs: Any) -> Any:
@@ -183,8 +159,3 @@ def thin_curve(values: Sequence[float], points: int = 100) -> list[float]:
         return [float(v) for v in values]
     idx = np.unique(np.linspace(0, len(values) - 1, points).round().astype(int))
     return [float(values[i]) for i in idx]
-
-
-def safe_float(value: float) -> float | None:
-    """A JSON-safe float: NaN and infinities become ``None``."""
-    return float(value) if math.isfinite(value) else None

@@ -20,7 +20,6 @@ from dsconv.experiments._common import (
     count_params,
     report,
     seed_everything,
-    separable_backend,
     summary,
     train_classifier,
     torch_threads,
@@ -119,7 +118,7 @@ def _run(cfg: Config, progress: Progress) -> dict[str, Any]:
     report(progress, "early vs late: done", 1.0)
     variants = {v: {"accuracy": summary(acc[v]), "params": count_params(build_model(v, cfg)),
                     "loss_mean": [sum(c) / len(c) for c in zip(*losses[v])]} for v in VARIANTS}
-    return {"chance": 0.25, "layer": separable_backend(), "variants": variants, **_verdict(acc)}
+    return {"chance": 0.25, "variants": variants, **_verdict(acc)}
 
 
 def _verdict(acc: dict[str, list[float]]) -> dict[str, Any]:

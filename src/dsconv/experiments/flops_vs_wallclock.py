@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dsconv._validation import check_positive
-from dsconv.experiments._common import Progress, report, torch_threads
+from dsconv.experiments._common import Progress, report, summary, torch_threads
 
 NAME = "flops_vs_wallclock"
 TITLE = "FLOPs vs wall-clock on MobileNet layer shapes"
@@ -100,8 +100,8 @@ def _dsconv_depthwise(x: Any, w: Any, stride: int) -> Callable[[], Any] | None:
     return (lambda: depthwise_conv_torch(x, w, None, *args)) if ok else None
 
 
-def time_layer(shape: dict[str, int], cfg: Config) -> dict[str, float]:
-    """Median seconds per op; rounds interleave the ops (rotating their order) so drift hits all alike."""
+def time_layer(shape: dict[str, int], cfg: Config) -> dict[str, list[float]]:
+    """Seconds per op and round; rounds interleave the ops (rotating their order) so drift hits all alike."""
     import torch
 
     ops = _callables(shape, cfg)
@@ -116,7 +116,7 @@ def time_layer(shape: dict[str, int], cfg: Config) -> dict[str, float]:
                 start = time.perf_counter()
                 ops[name]()
                 samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(v) for name, v in samples.items()}
+    return samples
 
 
 def _roofline(shape: dict[str, int], cfg: Config, machine: Any) -> dict[str, Any]:
@@ -163,9 +163,14 @@ def _run(cfg: Config, progress: Progress) -> dict[str, Any]:
     rows = []
     for i, shape in enumerate(shapes):
         report(progress, f"timing {shape['c_in']}->{shape['c_out']} at {shape['size']}px", i / len(shapes))
-        times = time_layer(shape, cfg)
+        samples = time_layer(shape, cfg)
+        times = {name: statistics.median(v) for name, v in samples.items()}
         roof = _roofline(shape, cfg, machine)
-        rows.append(_row(shape, times, roof, cost_ratio(shape["c_out"], KERNEL_SIZE)))
+        row = _row(shape, times, roof, cost_ratio(shape["c_out"], KERNEL_SIZE))
+        # Spread: the ratio within each interleaved round, over the rounds.
+        row["measured_ratio_rounds"] = summary([(d + p) / s for d, p, s in
+                                                zip(samples["depthwise"], samples["pointwise"], samples["dense"])])
+        rows.append(row)
     report(progress, "timing: done", 1.0)
     return {"resolution": cfg.resolution, "threads": torch.get_num_threads(), "torch": torch.__version__,
             "machine": dataclasses.asdict(machine), "ridge_point": machine.ridge_point(), "layers": rows,

@@ -21,7 +21,6 @@ from dsconv.experiments._common import (
     count_params,
     report,
     seed_everything,
-    separable_backend,
     summary,
     torch_threads,
 )
@@ -137,7 +136,7 @@ def _run(cfg: Config, progress: Progress) -> dict[str, Any]:
     models = {k: {"accuracy": [summary(a) for a in acc[k]], "params": count_params(build_model(k, cfg))}
               for k in MODELS}
     return {"sizes": list(cfg.sizes), "chance": float(max(np.mean(y_test), 1 - np.mean(y_test))),
-            "layer": separable_backend(), "models": models, **_verdict(list(cfg.sizes), models)}
+            "models": models, **_verdict(list(cfg.sizes), models)}
 
 
 def samples_to_reach(sizes: list[int], means: list[float], target: float) -> int | None:

@@ -139,7 +139,8 @@ def plot_ratio_bars(result: dict[str, Any], path: PathLike) -> Path:
 
     Args:
         result: a ``flops_vs_wallclock`` result (``layers`` with ``flop_ratio``, ``roofline_ratio``,
-            ``measured_ratio``, optional ``measured_ratio_dsconv``, ``gflops``; ``machine``).
+            ``measured_ratio`` (min-max bars from ``measured_ratio_rounds`` when present), optional
+            ``measured_ratio_dsconv``, ``gflops``).
         path: the PNG to write.
 
     Returns:
@@ -156,7 +157,13 @@ def plot_ratio_bars(result: dict[str, Any], path: PathLike) -> Path:
     x = np.arange(len(rows))
     width = 0.8 / len(series)
     for j, (key, label) in enumerate(series):
-        ax1.bar(x + (j - (len(series) - 1) / 2) * width, [r[key] for r in rows], width, label=label)
+        values = np.array([r[key] for r in rows])
+        yerr = None
+        if key == "measured_ratio" and all("measured_ratio_rounds" in r for r in rows):  # min-max over rounds
+            low = np.array([r["measured_ratio_rounds"]["min"] for r in rows])
+            high = np.array([r["measured_ratio_rounds"]["max"] for r in rows])
+            yerr = np.vstack([np.maximum(values - low, 0), np.maximum(high - values, 0)])
+        ax1.bar(x + (j - (len(series) - 1) / 2) * width, values, width, label=label, yerr=yerr, capsize=2)
     ax1.axhline(1.0, color="black", lw=0.8)
     ax1.set(yscale="log", ylabel="separable / standard", title="Cost ratio per MobileNet v1 layer shape")
     ax1.set_xticks(x, labels, fontsize=7)
