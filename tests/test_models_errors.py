@@ -45,7 +45,13 @@ def test_unknown_kwarg_names_the_argument() -> None:
         create_model("mobilenet_v1", depth=1.2)
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "xception", "ds_cnn_s", "ds_cnn_1d", "deeplabv3plus_mobilenet_v2", "perception_net"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "xception", "ds_cnn_s", "ds_cnn_1d",
+        "deeplabv3plus_mobilenet_v2", "perception_net",
+    ],
+)
 @pytest.mark.parametrize("width", [0, -0.5, float("inf")])
 def test_width_must_be_positive(name: str, width: float) -> None:
     with pytest.raises(ValueError, match=rf"`width` must be a finite number > 0. Received width={width}"):

@@ -34,7 +34,8 @@ Conventions found (each checked by ``tests/test_models_published.py``):
 - DS-CNN (Zhang et al. 2017, "Hello Edge", Table 7 / Figure 7 DS-CNN S, M, L): the "38.6K / 189.7K /
   497.6K" are *memory* in bytes of an 8-bit network, not parameter counts: weights and biases with batch
   norm folded into the convolutions, plus the activation buffers, i.e. the largest sum of one layer's
-  input and output (``kws_memory``). The "5.4M / 19.8M / 56.9M" operations are ``2 x MACs`` plus one
+  input and output (``kws_memory``; :func:`hello_edge_figures` computes both). The "5.4M / 19.8M /
+  56.9M" operations are ``2 x MACs`` plus one
   addition per output of each convolution (its bias) and one per pooled input value (``kws_ops``).
   S and L reproduce to the printed digit, M is 0.26% under (189.2K vs 189.7K).
 """
@@ -94,7 +95,8 @@ class Published:
 
 
 def _v1(quantity: str, value: float, unit: float, **kwargs: Any) -> Published:
-    return Published("mobilenet_v1", quantity, value, unit, _V1 + (", Table 6" if "width" in kwargs else ", Table 7" if "resolution" in kwargs else ", Table 4"), kwargs)
+    table = "Table 6" if "width" in kwargs else "Table 7" if "resolution" in kwargs else "Table 4"
+    return Published("mobilenet_v1", quantity, value, unit, f"{_V1}, {table}", kwargs)
 
 
 PUBLISHED: tuple[Published, ...] = (

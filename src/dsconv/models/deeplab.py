@@ -48,7 +48,9 @@ class ASPP(nn.Module):
         ``(N, in_channels, H, W)`` -> ``(N, out_channels, H, W)``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int = 256, rates: tuple[int, ...] = (6, 12, 18), dense: bool = False) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int = 256, rates: tuple[int, ...] = (6, 12, 18), dense: bool = False
+    ) -> None:
         super().__init__()
         self.branch_1x1 = ConvNormAct(in_channels, out_channels, 1)
         self.branches_atrous = nn.ModuleList(_conv3x3(in_channels, out_channels, r, dense) for r in rates)

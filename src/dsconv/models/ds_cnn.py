@@ -54,7 +54,9 @@ class SamePadConv(nn.Module):
         ``(N, C_in, *n)`` -> ``(N, C_out, *ceil(n / stride))``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, ...], stride: tuple[int, ...]) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: tuple[int, ...], stride: tuple[int, ...]
+    ) -> None:
         super().__init__()
         self.kernel_size, self.stride = tuple(kernel_size), tuple(stride)
         conv_cls, norm_cls = (nn.Conv1d, nn.BatchNorm1d) if len(self.kernel_size) == 1 else (nn.Conv2d, nn.BatchNorm2d)
@@ -130,7 +132,8 @@ class DSCNN1d(ZooModel):
         self, num_classes: int = 12, in_channels: int = 1, width: float = 1.0, resolution: int = 16000,
         stem_kernel: int = 80, stem_stride: int = 16, dense: bool = False,
     ) -> None:
-        stem_kernel, stem_stride = check_positive(stem_kernel, "stem_kernel"), check_positive(stem_stride, "stem_stride")
+        stem_kernel = check_positive(stem_kernel, "stem_kernel")
+        stem_stride = check_positive(stem_stride, "stem_stride")
         num_classes, in_channels, width, resolution = check_common(
             "ds_cnn_1d", num_classes=num_classes, in_channels=in_channels, width=width, resolution=resolution,
             min_resolution=stem_kernel,
@@ -176,5 +179,6 @@ def ds_cnn_1d(
     *, num_classes: int = 12, in_channels: int = 1, width: float = 1.0, resolution: int = 16000,
     stem_kernel: int = 80, stem_stride: int = 16, dense: bool = False,
 ) -> DSCNN1d:
-    """DS-CNN over raw audio (1 x 16000) or framed features (``in_channels=40, resolution=49, stem_kernel=3, stem_stride=1``)."""
+    """DS-CNN-1D over raw audio (1 x 16000), or over framed features with
+    ``in_channels=40, resolution=49, stem_kernel=3, stem_stride=1``."""
     return DSCNN1d(num_classes, in_channels, width, resolution, stem_kernel, stem_stride, dense)

@@ -61,9 +61,10 @@ class MobileNetV2Features(nn.Module):
                 dilation, s = dilation * s, 1
             stride_so_far *= s
             for i in range(n):
-                blocks.append(
-                    InvertedResidual(channels, out, 3, s if i == 0 else 1, expand_ratio=t, dilation=dilation, dense=dense)
+                block = InvertedResidual(
+                    channels, out, 3, s if i == 0 else 1, expand_ratio=t, dilation=dilation, dense=dense
                 )
+                blocks.append(block)
                 channels = out
             if index == 1:
                 self.low_level_index = len(blocks)

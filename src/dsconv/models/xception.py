@@ -52,7 +52,13 @@ class XceptionBlock(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, channels: tuple[int, ...], stride: int = 1, *, relu_first: bool = True, dense: bool = False
+        self,
+        in_channels: int,
+        channels: tuple[int, ...],
+        stride: int = 1,
+        *,
+        relu_first: bool = True,
+        dense: bool = False,
     ) -> None:
         super().__init__()
         units, c_in = [], in_channels
