@@ -25,9 +25,10 @@ Conventions found (each checked by ``tests/test_models_published.py``):
   the paper's figure evidently counts a few million operations beyond conv and FC multiply-adds.
 - EfficientNet-B0 (Tan & Le 2019, Table 2): parameters *with* BN scale and shift (Keras's trainable
   parameters, 5.29M; without BN 5.25M would print as 5.2M), 0.386B MACs ("0.39B FLOPs" in the paper is
-  multiply-adds). B1-B3 follow by compound scaling (7.79M, 9.11M, 12.2M; 0.99B, 1.83B MACs) except
-  B1's 0.70B: the scaled network has 0.687B (1.9% under; other implementations report 0.69B too).
-  B4-B7 are built the same way but not profiled in the test suite (4-37 GMACs each, too slow for it).
+  multiply-adds). Every B1-B7 parameter count follows by compound scaling (7.79M, 9.11M, 12.2M, 19.3M,
+  30.4M, 43.0M, 66.3M), and so do the MACs of B2, B3 and B6 (0.99B, 1.83B, 19.1B); B1, B4, B5 and B7 do
+  not: the scaled networks have 0.687B, 4.39B, 10.27B and 37.75B (-1.9%, +4.6%, +3.7%, +2.0% against the
+  paper's 0.70B, 4.2B, 9.9B, 37B), the same figures other implementations (Keras, torchvision) report.
 - Xception (Chollet 2017, Table 3): 22.86M parameters with BN scale and shift (the Keras trainable
   count; without BN 22.80M); 8.36G multiply-adds at 299 x 299 (not in the paper; the commonly quoted
   "about 8.4G").
@@ -53,6 +54,10 @@ _V3 = "Howard et al. 2019, Searching for MobileNetV3 (arXiv:1905.02244), Table 3
 _EFF = "Tan & Le 2019, EfficientNet (arXiv:1905.11946), Table 2"
 _XCEPTION = "Chollet 2017, Xception (arXiv:1610.02357), Table 3; MACs: the commonly quoted figure"
 _KWS = "Zhang et al. 2017, Hello Edge (arXiv:1711.07128), DS-CNN S/M/L"
+_EFF_GAP = (
+    "compound scaling of the faithful B0 (the paper's width/depth/resolution table, channels rounded to multiples "
+    "of 8, repeats rounded up) gives more multiply-adds than the paper prints; other implementations agree with ours"
+)
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,14 @@ PUBLISHED: tuple[Published, ...] = (
     Published("efficientnet_b2", "params", 9.2e6, 1e5, _EFF, count_bn=True, note="9.11M, within 1% (prints as 9.1M)"),
     Published("efficientnet_b3", "macs", 1.8e9, 1e8, _EFF),
     Published("efficientnet_b3", "params", 12e6, 1e6, _EFF, count_bn=True),
+    Published("efficientnet_b4", "macs", 4.2e9, 1e8, _EFF, reproduced=False, measured=4.3938e9, note=_EFF_GAP),
+    Published("efficientnet_b4", "params", 19e6, 1e6, _EFF, count_bn=True),
+    Published("efficientnet_b5", "macs", 9.9e9, 1e8, _EFF, reproduced=False, measured=10.2664e9, note=_EFF_GAP),
+    Published("efficientnet_b5", "params", 30e6, 1e6, _EFF, count_bn=True),
+    Published("efficientnet_b6", "macs", 19e9, 1e9, _EFF),
+    Published("efficientnet_b6", "params", 43e6, 1e6, _EFF, count_bn=True),
+    Published("efficientnet_b7", "macs", 37e9, 1e9, _EFF, reproduced=False, measured=37.7459e9, note=_EFF_GAP),
+    Published("efficientnet_b7", "params", 66e6, 1e6, _EFF, count_bn=True),
     Published("xception", "macs", 8.4e9, 1e8, _XCEPTION),
     Published("xception", "params", 22.9e6, 1e5, _XCEPTION, count_bn=True, note="with BN scale and shift"),
     Published("ds_cnn_s", "kws_memory", 38.6e3, 1e2, _KWS, note="8-bit weights + activation buffers"),
