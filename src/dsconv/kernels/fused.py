@@ -4,7 +4,7 @@ computed tile by tile so the depthwise output never leaves the cache.
 For each image, a band of output rows of the depthwise convolution is computed by the channels-last Numba
 kernel into a small reused tile (sized to stay in L2), clamped by the depthwise activation, and multiplied by
 the pointwise weight with one matrix product (BLAS ``np.dot``, or any ``matmul`` the caller passes, e.g.
-``torch.mm`` on shared memory) straight into the output rows. Batch norms are folded into the weights and
+``torch.addmm`` on shared memory) straight into the output rows. Batch norms are folded into the weights and
 biases beforehand (:func:`fold_batch_norm`); :mod:`dsconv.kernels.optimize` does that for whole models.
 
 The result equals the unfused composition ``act_pw(pointwise(act_dw(depthwise(x))))`` (the reference
@@ -26,8 +26,8 @@ from dsconv.kernels import _cl
 from dsconv.kernels.depthwise import Problem, _prepare, cl_input, cl_weight, compute_dtype, problem_for
 
 ACTIVATIONS = ("none", "relu", "relu6")
-MatMul = Callable[[np.ndarray, np.ndarray, np.ndarray], object]
-DEFAULT_TILE_BYTES = 192 * 1024  # well inside a 2 MiB L2, big enough to amortise two calls per tile
+MatMul = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], object]  # (a, b, bias, out): out = a @ b + bias
+DEFAULT_TILE_BYTES = 1 << 20  # half of a 2 MiB L2: few calls per image, the tile still stays in cache
 
 
 def apply_activation(a: np.ndarray, name: str) -> np.ndarray:
@@ -133,14 +133,14 @@ class FusedSeparableParams:
                 _cl.forward(x_cl[n:n + 1], self.w_cl, self.dw_bias, t, p.stride, pads, p.dilation)
                 apply_activation(t, self.act_dw)
                 o = out[n, oh0:oh0 + r].reshape(r * wo, self.out_channels)  # (r*Wo, C_out), contiguous rows
-                mm(t.reshape(r * wo, p.out_channels), self.pw_t, o)
-                o += self.pw_bias
+                mm(t.reshape(r * wo, p.out_channels), self.pw_t, self.pw_bias, o)
                 apply_activation(o, self.act_pw)
         return out
 
 
-def _np_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+def _np_matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray, out: np.ndarray) -> None:
     np.dot(a, b, out=out)
+    out += bias
 
 
 def fused_separable_conv2d(

@@ -35,8 +35,9 @@ def _to_tensor(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a).permute(0, 3, 1, 2)
 
 
-def _torch_mm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    torch.mm(torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
+def _torch_mm(a: np.ndarray, b: np.ndarray, bias: np.ndarray, out: np.ndarray) -> None:
+    """``out = a @ b + bias`` with PyTorch's BLAS on the arrays' memory (no copies)."""
+    torch.addmm(torch.from_numpy(bias), torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
 
 
 class FusedSeparable2d(nn.Module):

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from dsconv.kernels.bench.timing import interleaved
+from dsconv.kernels.bench.timing import median_and_best
 
 # (channels, input size, stride) of the depthwise 3x3 layers, paper tables (V1: Howard et al. 2017, Table 1;
 # V2: Sandler et al. 2018, Table 2, expanded channels); duplicates removed.
@@ -41,12 +41,14 @@ class Row:
     flops: int
     nbytes: int
     roof_s: float
-    times_s: dict[str, float] = field(default_factory=dict)
+    times_s: dict[str, float] = field(default_factory=dict)  # medians
+    best_s: dict[str, float] = field(default_factory=dict)  # minima (least disturbed by other processes)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["pct_of_roof"] = {k: 100.0 * self.roof_s / t for k, t in self.times_s.items()}
         d["speedup"] = {k: t / self.times_s["dsconv"] for k, t in self.times_s.items() if k != "dsconv"}
+        d["speedup_best"] = {k: t / self.best_s["dsconv"] for k, t in self.best_s.items() if k != "dsconv"}
         return d
 
 
@@ -120,8 +122,8 @@ def depthwise_row(family: str, batch: int, c: int, size: int, stride: int, machi
     flops = 2 * 9 * batch * ho * ho * c
     nbytes = 4 * (x.size + out.size + w.size)
     with torch.inference_mode():
-        times = interleaved(fns, repeats=repeats)
-    return Row("depthwise", family, batch, c, size, stride, c, flops, nbytes, _roof(flops, nbytes, machine, cache_bytes), times)
+        times, best = median_and_best(fns, repeats=repeats)
+    return Row("depthwise", family, batch, c, size, stride, c, flops, nbytes, _roof(flops, nbytes, machine, cache_bytes), times, best)
 
 
 def backward_row(family: str, batch: int, c: int, size: int, stride: int, machine, *, repeats: int,
@@ -157,11 +159,11 @@ def backward_row(family: str, batch: int, c: int, size: int, stride: int, machin
             gg, xx, wt, None, [stride, stride], [1, 1], [1, 1], False, [0, 0], c, [True, True, False])
 
     fns = {"dsconv": ours, "torch_nchw": torch_grads(xt, gt), "torch_cl": torch_grads(xc, gc)}
-    times = interleaved(fns, repeats=repeats)
+    times, best = median_and_best(fns, repeats=repeats)
     flops = 2 * 2 * 9 * batch * ho * ho * c
     nbytes = 4 * (2 * x.size + g.size + 2 * w.size)
     return Row("depthwise_backward", family, batch, c, size, stride, c, flops, nbytes,
-               _roof(flops, nbytes, machine, cache_bytes), times)
+               _roof(flops, nbytes, machine, cache_bytes), times, best)
 
 
 def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machine, *, repeats: int,
@@ -191,8 +193,8 @@ def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machin
 
     fns = {"dsconv": lambda: params.run(x_nhwc, out, _torch_mm), "torch_nchw": unfused(tx), "torch_cl": unfused(tx_cl)}
     with torch.inference_mode():
-        times = interleaved(fns, repeats=repeats)
+        times, best = median_and_best(fns, repeats=repeats)
     flops = 2 * batch * ho * ho * c * (9 + c_out)
     nbytes = 4 * (x.size + out.size + dw.size + pw.size)
     return Row("separable", "mobilenet_v1", batch, c, size, stride, c_out, flops, nbytes,
-               _roof(flops, nbytes, machine, cache_bytes), times)
+               _roof(flops, nbytes, machine, cache_bytes), times, best)

@@ -43,15 +43,26 @@ def interleaved(fns: dict[str, Callable[[], object]], *, repeats: int, warmup: i
     Returns:
         name -> median seconds.
     """
+    return {name: statistics.median(v) for name, v in samples(fns, repeats=repeats, warmup=warmup).items()}
+
+
+def median_and_best(fns: dict[str, Callable[[], object]], *, repeats: int, warmup: int = 2) -> tuple[dict, dict]:
+    """``(medians, minima)`` in seconds from one interleaved run (the minimum is the least load-disturbed)."""
+    s = samples(fns, repeats=repeats, warmup=warmup)
+    return {k: statistics.median(v) for k, v in s.items()}, {k: min(v) for k, v in s.items()}
+
+
+def samples(fns: dict[str, Callable[[], object]], *, repeats: int, warmup: int = 2) -> dict[str, list[float]]:
+    """Seconds of every timed call, per function, from rotating interleaved rounds."""
     names = list(fns)
     for name in names:
         for _ in range(warmup):
             fns[name]()
-    samples: dict[str, list[float]] = {name: [] for name in names}
+    out: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
         for k in range(len(names)):
             name = names[(r + k) % len(names)]
             t0 = time.perf_counter()
             fns[name]()
-            samples[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(v) for name, v in samples.items()}
+            out[name].append(time.perf_counter() - t0)
+    return out
