@@ -70,3 +70,18 @@ def test_cli_experiment_runs_and_writes_a_report(capsys, tmp_path):
     assert entry["figures"] == ["mobilenet_tables.png"]
     page = (out / "index.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 1 and "<table>" in page
+
+
+def test_a_failing_experiment_is_reported_not_fatal(monkeypatch, capsys, tmp_path):
+    from dsconv.experiments import get_experiment
+
+    def explode(cfg, progress=None):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(get_experiment("mobilenet_tables"), "run", explode)
+    assert main(["experiment", "mobilenet_tables", "--out", str(tmp_path / "r"), "--no-progress"]) == 1
+    printed = capsys.readouterr().out
+    assert "RuntimeError: boom" in printed
+    data = json.loads((tmp_path / "r" / "results.json").read_text(encoding="utf-8"))
+    assert data["experiments"][0]["error"] == "RuntimeError: boom"
+    assert "Failed:" in (tmp_path / "r" / "index.html").read_text(encoding="utf-8")

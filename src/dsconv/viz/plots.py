@@ -53,6 +53,8 @@ def plot_learning_curves(result: dict[str, Any], path: PathLike) -> Path:
         ax.axhline(result["chance"], color="grey", ls=":", label="majority class")
     ax.set(xscale="log", xlabel="training-set size", ylabel="test accuracy",
            title="Gratings and rings: accuracy vs samples (mean, +/-1 std, seeds)")
+    ax.set_xticks(sizes, [str(int(n)) for n in sizes])
+    ax.minorticks_off()
     ax.legend(fontsize=8)
     return save(fig, path)
 
