@@ -31,7 +31,7 @@ def quick(name: str) -> dict:
 
 
 def _verdict_is_consistent(result: dict) -> None:
-    assert result["verdict"].startswith("HOLDS" if result["holds"] else "DOES NOT HOLD")
+    assert result["verdict"].startswith("HOLDS" if result["holds"] else ("DOES NOT HOLD", "PARTLY HOLDS"))
     assert result["claim"] and result["measured"] in result["verdict"]
     json.dumps(result, allow_nan=False)  # JSON-serialisable, strict
 
@@ -51,18 +51,22 @@ def test_shift_task_standard_fits_separable_stalls_at_the_floor():
     np.testing.assert_allclose(std, [1.0, 1.0], atol=1e-3)  # the standard layer found both deltas
 
 
-def test_sample_efficiency_measures_both_models_honestly():
+def test_sample_efficiency_measures_every_model_honestly():
     r = quick("sample_efficiency")
     _verdict_is_consistent(r)
-    sep, std = (r["models"][k] for k in ("separable", "standard"))
-    assert sep["params"] < std["params"]
-    for model in (sep, std):
+    models = r["models"]
+    assert models["separable"]["params"] < models["standard"]["params"]
+    assert models["separable_relu"]["params"] < models["standard"]["params"]
+    for model in models.values():
         means = [a["mean"] for a in model["accuracy"]]
-        assert means[-1] > 0.9 and means[-1] > means[0]  # both learn the task, and more data helps
+        assert means[-1] > 0.9 and means[-1] > means[0]  # every model learns the task, and more data helps
         assert all(len(a["values"]) == 3 for a in model["accuracy"])
-    # The chapter's claim does not hold at these settings: the standard model is at least as
-    # sample-efficient. The verdict must say so rather than assume the claim.
-    assert r["samples_to_target"]["separable"] is not None
+    # Measured (seeds fixed): the claim holds for MobileNet's form (a ReLU between depthwise and pointwise),
+    # not for the purely linear separable layer, which the standard layer matches or beats at every size.
+    assert r["holds_for"] == {"separable": False, "separable_relu": True}
+    assert r["verdict"].startswith("PARTLY HOLDS")
+    mean_acc = {k: np.mean([a["mean"] for a in m["accuracy"]]) for k, m in models.items()}
+    assert mean_acc["separable_relu"] > mean_acc["standard"] > mean_acc["separable"]
 
 
 def test_early_late_compares_paired_accuracy_drops():

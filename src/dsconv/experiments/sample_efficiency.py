@@ -32,14 +32,14 @@ DESCRIPTION = (
     "model on a task whose channels carry distinct pattern types and whose label is linear in which "
     "patterns are present."
 )
-MODELS = ("separable", "standard")
+MODELS = ("separable", "separable_relu", "standard")
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Settings (defaults: quick). Both models train with the same optimiser, steps and data."""
 
-    sizes: tuple[int, ...] = (16, 32, 64, 128, 256)  # training-set sizes
+    sizes: tuple[int, ...] = (16, 32, 64, 128)  # training-set sizes (all models pass 97% by 128)
     n_test: int = 512
     image_size: int = 16
     channels: int = 3  # pattern types, one per input channel
@@ -72,19 +72,24 @@ class Config:
 
 
 def build_model(kind: str, cfg: Config) -> Any:
-    """``conv (separable or standard) -> ReLU -> global average pool -> linear`` with 2 classes."""
+    """One of :data:`MODELS` with 2 output classes.
+
+    ``standard`` / ``separable``: ``conv -> ReLU -> global average pool -> linear`` (the separable layer is
+    linear, a rank-1-per-slice standard conv). ``separable_relu``: MobileNet's form, a ReLU between the
+    depthwise and pointwise stages too (``conv_dw -> ReLU -> conv_pw -> ReLU -> pool -> linear``): the
+    chapter's picture of matched filters per channel, detected, then combined linearly.
+    """
     import torch
 
     from dsconv.experiments._common import separable_conv, standard_conv
+    from dsconv.nn import SeparableConv2d
 
-    make = separable_conv if kind == "separable" else standard_conv
-    return torch.nn.Sequential(
-        make(cfg.channels, cfg.features, cfg.kernel_size),
-        torch.nn.ReLU(),
-        torch.nn.AdaptiveAvgPool2d(1),
-        torch.nn.Flatten(),
-        torch.nn.Linear(cfg.features, 2),
-    )
+    c, f, k = cfg.channels, cfg.features, cfg.kernel_size
+    if kind == "separable_relu":
+        conv = [SeparableConv2d(c, f, k, act_layer=torch.nn.ReLU, act_dw=True, act_pw=True)]
+    else:
+        conv = [(separable_conv if kind == "separable" else standard_conv)(c, f, k), torch.nn.ReLU()]
+    return torch.nn.Sequential(*conv, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(f, 2))
 
 
 def _train(model: Any, x: np.ndarray, y: np.ndarray, cfg: Config, seed: int) -> None:
@@ -149,18 +154,22 @@ def samples_to_reach(sizes: list[int], means: list[float], target: float) -> int
 
 def _verdict(sizes: list[int], models: dict[str, Any]) -> dict[str, Any]:
     means = {k: [a["mean"] for a in models[k]["accuracy"]] for k in MODELS}
-    best = max(max(means["separable"]), max(means["standard"]))
-    target = round(0.9 * best, 3)  # a level both curves can be compared at
+    target = round(0.9 * max(max(m) for m in means.values()), 3)  # a level every curve can be compared at
     reach = {k: samples_to_reach(sizes, means[k], target) for k in MODELS}
-    wins = sum(a > b for a, b in zip(means["separable"], means["standard"]))
-    fewer = reach["separable"] is not None and (reach["standard"] is None or reach["separable"] < reach["standard"])
-    holds = fewer and wins > len(sizes) / 2
+    holds_for, wins, parts = {}, {}, []
+    for kind in ("separable", "separable_relu"):
+        wins[kind] = sum(a > b for a, b in zip(means[kind], means["standard"]))
+        fewer = reach[kind] is not None and (reach["standard"] is None or reach[kind] < reach["standard"])
+        holds_for[kind] = bool(fewer and wins[kind] > len(sizes) / 2)
+        parts.append(f"{kind} needs n={reach[kind]} and beats standard at {wins[kind]} of {len(sizes)} sizes")
     claim = "The separable model reaches a given accuracy with fewer training samples than the standard model."
-    measured = (f"to reach {100 * target:.1f}% accuracy: separable needs n={reach['separable']}, standard "
-                f"n={reach['standard']}; separable has the higher mean accuracy at {wins} of {len(sizes)} sizes.")
-    return {"claim": claim, "measured": measured, "holds": bool(holds), "target_accuracy": target,
-            "samples_to_target": reach, "separable_wins": int(wins),
-            "verdict": ("HOLDS: " if holds else "DOES NOT HOLD: ") + measured}
+    measured = (f"to reach {100 * target:.1f}% test accuracy, standard needs n={reach['standard']}; "
+                + "; ".join(parts) + ".")
+    prefix = ("HOLDS: " if all(holds_for.values()) else "PARTLY HOLDS (see which model): "
+              if any(holds_for.values()) else "DOES NOT HOLD: ")
+    return {"claim": claim, "measured": measured, "holds": all(holds_for.values()), "holds_for": holds_for,
+            "target_accuracy": target, "samples_to_target": reach, "wins_over_standard": wins,
+            "verdict": prefix + measured}
 
 
 def plot(result: dict[str, Any], out_dir: Path) -> list[Path]:

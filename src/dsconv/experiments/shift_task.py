@@ -97,7 +97,7 @@ def equivalent_kernel(kind: str, model: Any) -> np.ndarray:
         return model.weight.detach().numpy().astype(np.float64)
     dw = model.conv_dw.weight.detach().numpy().astype(np.float64)
     pw = model.conv_pw.weight.detach().numpy().astype(np.float64)
-    return compose(pw, dw, depth_multiplier=dw.shape[0])  # one input channel: M = C * M
+    return compose(pw, dw, depth_multiplier=dw.shape[0])  # C_in = 1: the multiplier is the dw channel count
 
 
 def build_model(kind: str, cfg: Config) -> Any:

@@ -13,6 +13,7 @@ COLORS = {
     "standard": "#1f77b4",
     "separable": "#d62728",
     "separable_m2": "#2ca02c",
+    "separable_relu": "#ff7f0e",
     "separable_x2": "#9467bd",
     "early_separable": "#ff7f0e",
     "late_separable": "#d62728",
