@@ -78,14 +78,18 @@ def test_separable_conv2d_layer_and_channels_first_option():
             torch.testing.assert_close(fast(x), block(x), rtol=1e-4, atol=1e-4)
 
 
-def test_float64_model():
+@pytest.mark.parametrize("matmul", ["torch", "numpy"])
+def test_float64_model_and_matmul_choice(matmul):
     model = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1, groups=3), nn.ReLU(), nn.Conv2d(3, 5, 1)).double().eval()
-    fast = optimize(model)
+    fast = optimize(model, matmul=matmul)
+    assert fast[0].matmul == matmul
     x = torch.randn(1, 3, 6, 6, dtype=torch.float64)
     with torch.no_grad():
         torch.testing.assert_close(fast(x), model(x))
 
 
-def test_rejects_non_modules():
+def test_rejects_non_modules_and_unknown_matmul():
     with pytest.raises(TypeError, match=r"`model` must be a torch.nn.Module. Received model of type dict"):
         optimize({})
+    with pytest.raises(ValueError, match=r"`matmul` must be one of 'torch', 'numpy'. Received matmul='mkl'"):
+        optimize(nn.Identity(), matmul="mkl")

@@ -17,12 +17,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from dsconv._validation import check_choice
 from dsconv.functional.shapes import PaddingArg, normalize_padding
 from dsconv.kernels import _cl
 from dsconv.kernels.depthwise import cl_input, cl_weight, problem_for
-from dsconv.kernels.fused import FusedSeparableParams, apply_activation
+from dsconv.kernels.fused import FusedSeparableParams, _np_matmul, apply_activation
 
 _DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+MATMULS = ("torch", "numpy")
 
 
 def _nhwc(x: torch.Tensor) -> np.ndarray:
@@ -48,6 +50,7 @@ class FusedSeparable2d(nn.Module):
         pw_weight: ``(C_out, C * M, 1, 1)``; pw_bias: ``(C_out,)``.
         stride, padding, dilation: of the depthwise convolution (any padding form of the reference).
         act_dw, act_pw: ``"none"``, ``"relu"`` or ``"relu6"``.
+        matmul: ``"torch"`` (``torch.addmm``, PyTorch's BLAS and thread pool) or ``"numpy"`` (NumPy's BLAS).
 
     Shape:
         ``(N, C, H, W)`` -> ``(N, C_out, H_out, W_out)``, as the depthwise geometry gives.
@@ -55,9 +58,10 @@ class FusedSeparable2d(nn.Module):
 
     def __init__(
         self, dw_weight: torch.Tensor, dw_bias: torch.Tensor, pw_weight: torch.Tensor, pw_bias: torch.Tensor,
-        stride: Any, padding: PaddingArg, dilation: Any, act_dw: str, act_pw: str,
+        stride: Any, padding: PaddingArg, dilation: Any, act_dw: str, act_pw: str, matmul: str = "torch",
     ) -> None:
         super().__init__()
+        self.matmul = check_choice(matmul, MATMULS, "matmul")
         self.register_buffer("dw_weight", dw_weight.detach().clone())
         self.register_buffer("dw_bias", dw_bias.detach().clone())
         self.register_buffer("pw_weight", pw_weight.detach().clone())
@@ -84,7 +88,7 @@ class FusedSeparable2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = np.dtype(_DTYPES[x.dtype])
         params = self._params(tuple(x.shape), dtype)
-        return _to_tensor(params.run(_nhwc(x), matmul=_torch_mm))
+        return _to_tensor(params.run(_nhwc(x), matmul=_torch_mm if self.matmul == "torch" else _np_matmul))
 
 
 class KernelDepthwise2d(nn.Module):

@@ -28,7 +28,8 @@ from torch import nn
 
 from dsconv.functional.shapes import normalize_padding
 from dsconv.kernels.fused import fold_batch_norm
-from dsconv.kernels.modules import FusedSeparable2d, KernelDepthwise2d
+from dsconv._validation import check_choice
+from dsconv.kernels.modules import MATMULS, FusedSeparable2d, KernelDepthwise2d
 
 _SEPARABLE_BLOCKS = ("SeparableConv2d", "DepthwiseSeparable")
 
@@ -101,7 +102,7 @@ def _take(chain: list[nn.Module], i: int, test) -> tuple[nn.Module | None, int]:
     return None, i
 
 
-def _match(chain: list[nn.Module], start: int) -> tuple[nn.Module | None, int]:
+def _match(chain: list[nn.Module], start: int, matmul: str) -> tuple[nn.Module | None, int]:
     """Match ``dw [bn] [act] [pw [bn] [act]]`` at ``chain[start]``: ``(replacement, end)`` or ``(None, start)``."""
     dw, i = _take(chain, start, _is_depthwise)
     if dw is None:
@@ -118,7 +119,7 @@ def _match(chain: list[nn.Module], start: int) -> tuple[nn.Module | None, int]:
     act_pw, j = _take(chain, j, lambda m: _act_name(m) not in (None, "none"))
     pw_w, pw_b = _folded(pw, bn_pw)
     act_pw_name = "none" if act_pw is None else _act_name(act_pw)
-    return FusedSeparable2d(dw_w, dw_b, pw_w, pw_b, stride, padding, dilation, act_dw_name, act_pw_name), j
+    return FusedSeparable2d(dw_w, dw_b, pw_w, pw_b, stride, padding, dilation, act_dw_name, act_pw_name, matmul), j
 
 
 def _flatten(module: nn.Module) -> list[nn.Module]:
@@ -141,21 +142,21 @@ def _separable_chain(module: nn.Module) -> list[nn.Module] | None:
     return None
 
 
-def _fuse_block(module: nn.Module) -> nn.Module | None:
+def _fuse_block(module: nn.Module, matmul: str) -> nn.Module | None:
     chain = _separable_chain(module)
     if not chain:
         return None
-    replacement, end = _match(chain, 0)
+    replacement, end = _match(chain, 0, matmul)
     return replacement if end == len(chain) and isinstance(replacement, FusedSeparable2d) else None
 
 
-def _rewrite_sequential(seq: nn.Sequential) -> None:
+def _rewrite_sequential(seq: nn.Sequential, matmul: str) -> None:
     """Replace matched runs of children (and Conv2d -> BN pairs) in place; consumed children become Identity."""
     names = list(seq._modules)
     children = [seq._modules[n] for n in names]
     i = 0
     while i < len(children):
-        replacement, end = _match(children, i)
+        replacement, end = _match(children, i, matmul)
         if replacement is None and isinstance(children[i], nn.Conv2d) and i + 1 < len(children) and _is_foldable_bn(children[i + 1]):
             replacement, end = _fold_conv(children[i], children[i + 1]), i + 2
         if replacement is None:
@@ -175,15 +176,15 @@ def _fold_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     return new
 
 
-def _rewrite(module: nn.Module) -> None:
+def _rewrite(module: nn.Module, matmul: str) -> None:
     for name, child in list(module.named_children()):
-        fused = _fuse_block(child)
+        fused = _fuse_block(child, matmul)
         if fused is not None:
             module._modules[name] = fused
             continue
         if isinstance(child, nn.Sequential):
-            _rewrite_sequential(child)
-        _rewrite(module._modules[name])
+            _rewrite_sequential(child, matmul)
+        _rewrite(module._modules[name], matmul)
 
 
 def _channels_last_input(module: nn.Module, args: tuple) -> tuple:
@@ -192,13 +193,15 @@ def _channels_last_input(module: nn.Module, args: tuple) -> tuple:
     return args
 
 
-def optimize(model: nn.Module, *, channels_last: bool = True) -> nn.Module:
+def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "torch") -> nn.Module:
     """Return an inference-ready copy of ``model`` running separable blocks on the fused dsconv kernels.
 
     Args:
         model: any ``torch.nn.Module`` (the original is not modified).
         channels_last: move convolution weights and the input to ``channels_last`` (recommended: the fused
             blocks read and write that layout without copies).
+        matmul: the pointwise product of the fused blocks: ``"torch"`` (``torch.addmm``) or ``"numpy"``
+            (NumPy's BLAS; faster on one thread here, but its thread pool competes with PyTorch's).
 
     Returns:
         A deep copy in eval mode, with the rewrites listed in the module docstring. It computes the same
@@ -214,13 +217,14 @@ def optimize(model: nn.Module, *, channels_last: bool = True) -> nn.Module:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"`model` must be a torch.nn.Module. Received model of type {type(model).__name__}")
+    check_choice(matmul, MATMULS, "matmul")
     optimized = copy.deepcopy(model).eval()
-    fused = _fuse_block(optimized)
+    fused = _fuse_block(optimized, matmul)
     if fused is not None:
         optimized = fused
     elif isinstance(optimized, nn.Sequential):
-        _rewrite_sequential(optimized)
-    _rewrite(optimized)
+        _rewrite_sequential(optimized, matmul)
+    _rewrite(optimized, matmul)
     for p in optimized.parameters():
         p.requires_grad_(False)
     if channels_last:

@@ -168,7 +168,8 @@ def backward_row(family: str, batch: int, c: int, size: int, stride: int, machin
 
 def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machine, *, repeats: int,
                   cache_bytes: int) -> Row:
-    """Time the fused block (dw+bias+ReLU -> pw+bias+ReLU) vs the unfused PyTorch sequence in both layouts."""
+    """Time the fused block (dw+bias+ReLU -> pw+bias+ReLU; pointwise on torch.addmm, and on NumPy's BLAS as
+    ``dsconv_numpy_blas``) vs the unfused PyTorch sequence in both layouts."""
     import torch
     import torch.nn.functional as F
 
@@ -191,7 +192,9 @@ def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machin
     def unfused(xx):
         return lambda: F.relu(F.conv2d(F.relu(F.conv2d(xx, tdw, tb1, stride, 1, 1, c)), tpw, tb2))
 
-    fns = {"dsconv": lambda: params.run(x_nhwc, out, _torch_mm), "torch_nchw": unfused(tx), "torch_cl": unfused(tx_cl)}
+    out_np = np.empty_like(out)
+    fns = {"dsconv": lambda: params.run(x_nhwc, out, _torch_mm), "dsconv_numpy_blas": lambda: params.run(x_nhwc, out_np),
+           "torch_nchw": unfused(tx), "torch_cl": unfused(tx_cl)}
     with torch.inference_mode():
         times, best = median_and_best(fns, repeats=repeats)
     flops = 2 * batch * ho * ho * c * (9 + c_out)
