@@ -134,7 +134,7 @@ def test_report_is_self_contained(report_dir):
     assert len(sources) == 7  # the six figures the experiments drew, and the GIF
     assert all(s.startswith(("data:image/png;base64,", "data:image/gif;base64,")) for s in sources)
     assert "http://" not in page and "https://" not in page and "<script" not in page
-    assert "RuntimeError: boom" in page and "DOES NOT HOLD" in page
+    assert "RuntimeError: boom" in page and "PARTLY HOLDS" in page and "class='fails'" in page
     data = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
     assert [e["name"] for e in data["experiments"]][-1] == "broken"
 
