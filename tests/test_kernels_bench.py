@@ -63,3 +63,11 @@ def test_interleaved_returns_a_median_per_function():
 def test_interleaved_rejects_nothing_silently():
     with pytest.raises(ZeroDivisionError):
         interleaved({"bad": lambda: 1 / 0}, repeats=1)
+
+
+def test_passive_wait_policy_is_recorded(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "unchanged")  # monkeypatch restores the variable afterwards
+    assert main(["bench", "layers", "--quick", "--batch", "1", "--repeats", "1", "--no-onnx",
+                 "--omp-wait-policy", "passive", "--out-dir", str(tmp_path)]) == 0
+    env = json.loads((tmp_path / "results" / "layers.json").read_text())["env"]
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE"

@@ -11,6 +11,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -21,6 +22,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=None, help="timed rounds per shape")
     p.add_argument("--batch", type=int, nargs="+", default=[1, 8], help="batch sizes (default 1 8)")
     p.add_argument("--no-onnx", action="store_true", help="leave ONNX Runtime out")
+    p.add_argument("--omp-wait-policy", choices=("default", "passive"), default="default",
+                   help="passive: OpenMP workers sleep when idle instead of spinning (set before torch/numba load; "
+                        "Numba's and PyTorch's pools then stop taking the cores from each other)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +56,13 @@ def _machine_or_help(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wait_policy(args: argparse.Namespace) -> None:
+    if args.omp_wait_policy == "passive":
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # read when the OpenMP runtimes start, i.e. at first import
+
+
 def _layers(args: argparse.Namespace) -> int:
+    _wait_policy(args)
     from dsconv.kernels.bench import run_layers
 
     run_layers(args.out_dir, quick=args.quick, backward=args.backward, batches=tuple(args.batch),
@@ -62,6 +72,7 @@ def _layers(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
+    _wait_policy(args)
     from dsconv.kernels.bench import run_models
 
     run_models(args.out_dir, quick=args.quick, batches=tuple(args.batch), threads=args.threads,

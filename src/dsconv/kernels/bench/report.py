@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def environment(threads: int, allocator: str) -> dict:
         "machine": f"{platform.node()} {platform.processor() or platform.machine()}",
         "python": platform.python_version(), "numpy": numpy.__version__, "numba": numba.__version__,
         "torch": torch.__version__, "onnxruntime": ort_version, "threads": threads, "dtype": "float32",
-        "allocator": allocator,
+        "allocator": allocator, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset (spinning)"),
     }
 
 
