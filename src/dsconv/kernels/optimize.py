@@ -16,6 +16,11 @@ Activations that can be fused: ``nn.ReLU``, ``nn.ReLU6``, ``nn.Hardtanh(0, 6)``.
 (attention, residual blocks, custom layers) are left as they are, only their Sequential children are
 visited, so the result computes the same function as the original in eval mode (up to float rounding).
 The optimized copy is for inference: its parameters do not require gradients.
+
+Threads: the fused blocks alternate Numba's OpenMP pool (depthwise) and PyTorch's (``torch.addmm``). By
+default idle OpenMP workers spin, so on a machine with few cores each pool's spinning workers take the
+cores from the other; start Python with ``OMP_WAIT_POLICY=PASSIVE`` to avoid that (measured with
+``dsconv bench models --omp-wait-policy passive``).
 """
 
 from __future__ import annotations
