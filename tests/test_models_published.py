@@ -2,41 +2,23 @@
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 
 torch = pytest.importorskip("torch")
 
 from dsconv.cost import profile  # noqa: E402
+from dsconv.cost.zoo import measure_published, zoo_figures, zoo_json, zoo_markdown  # noqa: E402
 from dsconv.models import create_model  # noqa: E402
 from dsconv.models._published import (  # noqa: E402
     DEEPLAB_SEPARABLE_HEAD,
     PERCEPTION_BUDGET,
     PUBLISHED,
     Published,
-    hello_edge_figures,
 )
 
 
-def _kws_figures(model: torch.nn.Module) -> tuple[int, int]:
-    prof = profile(model, model.default_input_size, fold_bn=True)
-    return hello_edge_figures(prof, model.default_input_size, model.head.fc.out_features)
-
-
-@functools.lru_cache(maxsize=None)
-def _profile(name: str, kwargs: tuple, count_bn: bool):  # noqa: ANN202 - one forward pass per model
-    model = create_model(name, **dict(kwargs))
-    return profile(model, model.default_input_size, count_bn=count_bn)
-
-
 def _figure(entry: Published) -> float:
-    if entry.quantity.startswith("kws_"):
-        memory, ops = _kws_figures(create_model(entry.model, **entry.kwargs))
-        return memory if entry.quantity == "kws_memory" else ops
-    # MACs do not depend on count_bn: share the profile with the params row where there is one.
-    prof = _profile(entry.model, tuple(sorted(entry.kwargs.items())), entry.count_bn or entry.quantity == "macs")
-    return prof.macs if entry.quantity == "macs" else prof.params
+    return measure_published(entry)
 
 
 @pytest.mark.parametrize("entry", PUBLISHED, ids=[e.label for e in PUBLISHED])
@@ -74,3 +56,22 @@ def test_every_family_has_a_cheaper_separable_form() -> None:
         dense = create_model(name, dense=True, **kwargs)
         size = sep.default_input_size
         assert profile(sep, size).macs < profile(dense, size).macs, name
+
+
+def test_zoo_table_and_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from dsconv.cli import main
+
+    rows = zoo_figures("ds_cnn_s")
+    assert {row.quantity for row in rows} == {"kws_memory", "kws_ops"} and all(row.reproduced for row in rows)
+    table = zoo_markdown(rows)
+    assert table.startswith("| model | args | figure | paper | dsconv | reproduced | note |")
+    assert "| ds_cnn_s |  | memory (B) | 38.6K | 38.6K | yes |" in table
+    assert [row["quantity"] for row in json.loads(zoo_json(rows))] == ["kws_memory", "kws_ops"]
+    assert main(["zoo", "ds_cnn_s", "--published"]) == 0
+    assert "38.6K" in capsys.readouterr().out
+    assert main(["zoo", "ds_cnn_*"]) == 0
+    assert "ds_cnn_m" in capsys.readouterr().out
+    assert main(["zoo", "resnet*"]) == 2
+    assert "`pattern` matched no registered model. Received pattern='resnet*'" in capsys.readouterr().err
