@@ -9,10 +9,11 @@ compute-bound: the roofline of :mod:`dsconv.cost.roofline` predicts how much.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -160,8 +161,29 @@ def run(cfg: Config, progress: Progress = None) -> dict[str, Any]:
         ``{"layers": [{..., "flop_ratio", "measured_ratio", "roofline_ratio", "gflops": {...}}],
         "machine": {...}, "verdict": ...}``.
     """
-    with torch_threads(check_positive(cfg.threads, "threads")):
+    threads = check_positive(cfg.threads, "threads")
+    with torch_threads(threads), numba_threads(threads):
         return _run(cfg, progress)
+
+
+@contextlib.contextmanager
+def numba_threads(threads: int) -> Iterator[None]:
+    """Run dsconv's Numba kernels on ``threads`` threads too (if Numba is installed), as torch does.
+
+    Otherwise a parallel kernel waits for a second thread that, on a busy 2-core machine, may not be
+    scheduled for a whole time slice, and the comparison with torch is not like for like.
+    """
+    try:
+        import numba
+    except ImportError:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def _run(cfg: Config, progress: Progress) -> dict[str, Any]:
