@@ -164,3 +164,18 @@ def test_backward_checks_grad_out_shape():
     x, w = np.ones((1, 2, 5, 5)), np.ones((2, 1, 3, 3))
     with pytest.raises(ValueError, match=r"`grad_out` must have the forward output's shape \(1, 2, 3, 3\)"):
         K.depthwise_conv2d_backward(np.ones((1, 2, 4, 4)), x, w)
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+@pytest.mark.parametrize(("k", "padding", "dilation"), [(1, 2, 1), (3, ((3, 0), (0, 4)), 1), (2, (3, 1), 2)])
+def test_padding_wider_than_the_kernel(data_format, k, padding, dilation, rng):
+    """Stride-1 input gradients run the forward kernel with before-padding d*(k-1) - pad, negative here."""
+    shape = (2, 5, 7, 6) if data_format == "channels_first" else (2, 7, 6, 5)
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((5, 1, k, k))
+    expected = F.depthwise_conv2d(x, w, None, 1, padding, dilation, data_format=data_format)
+    np.testing.assert_allclose(K.depthwise_conv2d(x, w, None, 1, padding, dilation, data_format=data_format), expected, **TOL64)
+    g = rng.standard_normal(expected.shape)
+    for e, r in zip(F.depthwise_conv2d_backward(g, x, w, 1, padding, dilation, data_format=data_format),
+                    K.depthwise_conv2d_backward(g, x, w, 1, padding, dilation, data_format=data_format)):
+        np.testing.assert_allclose(r, e, **TOL64)

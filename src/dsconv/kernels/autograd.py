@@ -21,7 +21,7 @@ import torch
 from dsconv._validation import to_tuple
 from dsconv.functional.shapes import Pads, effective_kernel_size
 from dsconv.kernels import _cl
-from dsconv.kernels.depthwise import Problem, cl_input, cl_weight, make_problem
+from dsconv.kernels.depthwise import Problem, cl_input, cl_weight, input_gradient_cl, make_problem
 
 _DTYPES = (torch.float32, torch.float64)
 _CL_FORMATS = {4: torch.channels_last, 5: torch.channels_last_3d}
@@ -143,7 +143,7 @@ def _backward(grad_out, x, weight, p: Problem, n: int, need_x: bool, need_w: boo
     grad_x = grad_w = None
     if need_x:
         gx = np.empty_like(x_cl)
-        _cl.backward_input(g, w_cl, gx, p.out_channels, p.stride, p.pads, p.dilation)
+        input_gradient_cl(g, w_cl, gx, p)
         gx = gx.reshape(p.batch, *p.spatial, p.channels, p.multiplier).sum(axis=-1)
         grad_x = _from_cl_numpy(np.ascontiguousarray(gx), p, p.channels, p.spatial[3 - n:], channels_last)
     if need_w:

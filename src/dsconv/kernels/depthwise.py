@@ -137,6 +137,23 @@ def depthwise_conv_nd(
 
 
 # ---------------------------------------------------------------------------------------------- backward
+def input_gradient_cl(g: np.ndarray, w_cl: np.ndarray, gx: np.ndarray, p: Problem) -> np.ndarray:
+    """Input gradient into ``gx`` ``(N, D, H, W*C*M)`` from ``g`` ``(N, Do, Ho, Wo*C*M)``.
+
+    At stride 1 the input gradient is a forward depthwise convolution of ``g`` with the flipped kernel and
+    before-padding ``d * (k - 1) - pad`` (negative values are fine: they shift the window), so it runs on the
+    vectorised forward kernel; other strides use the gather kernel.
+    """
+    if p.stride != (1, 1, 1):
+        _cl.backward_input(g, w_cl, gx, p.out_channels, p.stride, p.pads, p.dilation)
+        return gx
+    kd, kh, kw = p.kernel
+    flipped = np.ascontiguousarray(w_cl.reshape(kd, kh, kw, -1)[::-1, ::-1, ::-1]).reshape(kd, kh, -1)
+    pads = tuple(d * (k - 1) - pad for k, d, pad in zip(p.kernel, p.dilation, p.pads))
+    _cl.forward(g, flipped, np.zeros(p.out_channels, gx.dtype), gx, (1, 1, 1), pads, p.dilation)
+    return gx
+
+
 def backward_cl(g: np.ndarray, x: np.ndarray, w_cl: np.ndarray, p: Problem) -> tuple[np.ndarray, np.ndarray]:
     """Channels-last gradients on prepared arrays (x already repeated for M > 1).
 
@@ -144,7 +161,7 @@ def backward_cl(g: np.ndarray, x: np.ndarray, w_cl: np.ndarray, p: Problem) -> t
     """
     cm = p.out_channels
     gx = np.empty_like(x)
-    _cl.backward_input(g, w_cl, gx, cm, p.stride, p.pads, p.dilation)
+    input_gradient_cl(g, w_cl, gx, p)
     slots = _cl.partial_slots(p.batch * p.out_size[0] * p.out_size[1])
     partial = np.empty((slots, *w_cl.shape), dtype=x.dtype)
     _cl.backward_weight(g, x, partial, cm, p.stride, p.pads, p.dilation)

@@ -132,7 +132,7 @@ def backward_row(family: str, batch: int, c: int, size: int, stride: int, machin
     import torch
 
     from dsconv.kernels import _cl
-    from dsconv.kernels.depthwise import cl_weight, make_problem
+    from dsconv.kernels.depthwise import cl_weight, input_gradient_cl, make_problem
 
     ho = (size + 2 - 3) // stride + 1
     rng = np.random.default_rng(0)
@@ -147,7 +147,7 @@ def backward_row(family: str, batch: int, c: int, size: int, stride: int, machin
     partial = np.empty((_cl.partial_slots(batch * ho), *w_cl.shape), np.float32)
 
     def ours():
-        _cl.backward_input(g_cl, w_cl, gx, c, p.stride, p.pads, p.dilation)
+        input_gradient_cl(g_cl, w_cl, gx, p)
         _cl.backward_weight(g_cl, x_cl, partial, c, p.stride, p.pads, p.dilation)
         return partial.sum(axis=0)
 
