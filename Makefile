@@ -22,7 +22,7 @@ test: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile -q
 
 bench: $(STAMP)
-	$(VENV)/bin/dsconv bench layers
+	DSCONV=$(VENV)/bin/dsconv benchmarks/run_all.sh
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .hypothesis
