@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     layers = sub.add_parser("layers", help="per-layer depthwise / fused-block benchmark")
     _common(layers)
     layers.add_argument("--backward", action="store_true", help="also time the gradients (training step)")
+    layers.add_argument("--only", choices=("forward", "separable", "backward"), default=None,
+                        help="run one section only (the others in RESULTS.md are kept)")
     layers.set_defaults(func=_layers)
     models = sub.add_parser("models", help="whole-model benchmark and scaling sweep")
     _common(models)
@@ -66,7 +68,7 @@ def _layers(args: argparse.Namespace) -> int:
     from dsconv.kernels.bench import run_layers
 
     run_layers(args.out_dir, quick=args.quick, backward=args.backward, batches=tuple(args.batch),
-               threads=args.threads, repeats=args.repeats, onnx=not args.no_onnx)
+               threads=args.threads, repeats=args.repeats, onnx=not args.no_onnx, only=args.only)
     print(f"wrote {args.out_dir / 'RESULTS.md'}")
     return 0
 

@@ -121,13 +121,51 @@ def _fill_bias(of, ob, b, C, start, stop):  # pragma: no cover
             of[o + c] = b[c]
 
 
+ACT_CODES = {"none": 0, "relu": 1, "relu6": 2}
+
+
+@njit(**_OPTS)
+def _clamp_row(of, ob, n, act):  # pragma: no cover
+    """Apply activation ``act`` (0 none, 1 ReLU, 2 ReLU6) to ``of[ob:ob + n]`` in place."""
+    if act == 1:
+        for e in range(U(n)):
+            v = of[ob + e]
+            of[ob + e] = v if v > 0.0 else 0.0
+    elif act == 2:
+        for e in range(U(n)):
+            v = of[ob + e]
+            v = v if v > 0.0 else 0.0
+            of[ob + e] = v if v < 6.0 else 6.0
+
+
 @njit(parallel=True, **_OPTS)
-def forward(x, w, b, out, stride, pads, dilation):  # pragma: no cover
+def bias_act(a, bias, act, add_bias):  # pragma: no cover
+    """``a[r, :] = act(a[r, :] + bias)`` in place for a 2-D C-contiguous ``a`` ``(R, K)``, rows in parallel
+    (``add_bias`` false skips the addition)."""
+    R, K = a.shape
+    af = a.reshape(-1)
+    uK = U(K)
+    for r in prange(R):
+        ob = U(r) * uK
+        if add_bias:
+            for e in range(uK):
+                af[ob + e] += bias[e]
+        _clamp_row(af, ob, K, act)
+
+
+def forward(x, w, b, out, stride, pads, dilation):
     """Depthwise forward. x ``(N, D, H, W*C)``, w ``(kd, kh, kw*C)``, b ``(C,)``, out ``(N, Do, Ho, Wo*C)``.
 
     ``stride``, ``dilation``: ``(sd, sh, sw)``; ``pads``: ``(pd, ph, pw)`` (the before-pads; the output size
     fixes the after-pads; negative values shift the window, which the fused block uses for row bands).
     """
+    forward_act(x, w, b, out, stride, pads, dilation, 0)
+
+
+@njit(parallel=True, **_OPTS)
+def forward_act(x, w, b, out, stride, pads, dilation, act):  # pragma: no cover
+    """:func:`forward` followed by activation ``act`` (0 none, 1 ReLU, 2 ReLU6), applied to each output row
+    while it is still in the core's cache."""
     N, D, H, WC = x.shape
     _, Do, Ho, WoC = out.shape
     kd, kh, kwC = w.shape
@@ -170,6 +208,7 @@ def forward(x, w, b, out, stride, pads, dilation):  # pragma: no cover
                         _pixel_border(of, ob + U(ow * C), xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw)
                 if not full3:
                     _row_interior(of, ob, xf, xb, wf, wb, C, lo, hi, kw, sw, dw, pw)
+        _clamp_row(of, ob, WoC, act)
 
 
 @njit(parallel=True, **_OPTS)

@@ -26,7 +26,8 @@ from dsconv.kernels import _cl
 from dsconv.kernels.depthwise import Problem, _prepare, cl_input, cl_weight, compute_dtype, problem_for
 
 ACTIVATIONS = ("none", "relu", "relu6")
-MatMul = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], object]  # (a, b, bias, out): out = a @ b + bias
+# (a, b, bias, out, act): out = act(a @ b + bias), act a code of ``_cl.ACT_CODES`` (0 none, 1 ReLU, 2 ReLU6)
+MatMul = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], object]
 DEFAULT_TILE_BYTES = 1 << 20  # half of a 2 MiB L2: few calls per image, the tile still stays in cache
 
 
@@ -73,6 +74,7 @@ class FusedSeparableParams:
     act_dw: str
     act_pw: str
     rows_per_tile: int
+    images_per_tile: int  # > 1 only when a whole image's depthwise output fits a tile: one bigger matrix product
 
     @classmethod
     def prepare(
@@ -101,13 +103,15 @@ class FusedSeparableParams:
         pw_b = _core.check_bias(pw_bias, c_out, dtype, "pw_bias")
         dtype = compute_dtype(dtype)
         row_bytes = p.out_size[2] * p.out_channels * dtype.itemsize
+        rows = max(1, min(p.out_size[1], tile_bytes // row_bytes))
+        images = max(1, min(p.batch, tile_bytes // (row_bytes * p.out_size[1]))) if rows == p.out_size[1] else 1
         return cls(
             problem=p,
             w_cl=cl_weight(dw_weight, p, dtype),
             dw_bias=np.zeros(p.out_channels, dtype) if dw_b is None else np.ascontiguousarray(dw_b, dtype),
             pw_t=np.ascontiguousarray(pw_weight.reshape(c_out, p.out_channels).T, dtype),
             pw_bias=np.zeros(c_out, dtype) if pw_b is None else np.ascontiguousarray(pw_b, dtype),
-            act_dw=act_dw, act_pw=act_pw, rows_per_tile=max(1, min(p.out_size[1], tile_bytes // row_bytes)),
+            act_dw=act_dw, act_pw=act_pw, rows_per_tile=rows, images_per_tile=images,
         )
 
     @property
@@ -123,24 +127,25 @@ class FusedSeparableParams:
         if out is None:
             out = np.empty((p.batch, ho, wo, self.out_channels), dtype)
         mm = matmul or _np_matmul
-        rows = self.rows_per_tile
-        tile = np.empty((1, 1, rows, wo * p.out_channels), dtype)
-        for n in range(p.batch):
+        act_dw, act_pw = _cl.ACT_CODES[self.act_dw], _cl.ACT_CODES[self.act_pw]
+        rows, images = self.rows_per_tile, self.images_per_tile
+        tile = np.empty((images, 1, rows, wo * p.out_channels), dtype)
+        for n in range(0, p.batch, images):
+            k = min(images, p.batch - n)
             for oh0 in range(0, ho, rows):
                 r = min(rows, ho - oh0)
-                t = tile[:, :, :r]  # (1, 1, r, Wo*CM): this band's depthwise output, stays in cache
+                t = tile[:k, :, :r]  # (k, 1, r, Wo*CM): this band's depthwise output, stays in cache
                 pads = (p.pads[0], p.pads[1] - oh0 * p.stride[1], p.pads[2])  # shift the band's window
-                _cl.forward(x_cl[n:n + 1], self.w_cl, self.dw_bias, t, p.stride, pads, p.dilation)
-                apply_activation(t, self.act_dw)
-                o = out[n, oh0:oh0 + r].reshape(r * wo, self.out_channels)  # (r*Wo, C_out), contiguous rows
-                mm(t.reshape(r * wo, p.out_channels), self.pw_t, self.pw_bias, o)
-                apply_activation(o, self.act_pw)
+                _cl.forward_act(x_cl[n:n + k], self.w_cl, self.dw_bias, t, p.stride, pads, p.dilation, act_dw)
+                o = out[n:n + k, oh0:oh0 + r].reshape(k * r * wo, self.out_channels)  # contiguous rows
+                mm(t.reshape(k * r * wo, p.out_channels), self.pw_t, self.pw_bias, o, act_pw)
         return out
 
 
-def _np_matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray, out: np.ndarray) -> None:
+def _np_matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray, out: np.ndarray, act: int) -> None:
+    """``out = act(a @ b + bias)``: NumPy's BLAS, then bias and activation in one parallel pass."""
     np.dot(a, b, out=out)
-    out += bias
+    _cl.bias_act(out, bias, act, True)
 
 
 def fused_separable_conv2d(

@@ -21,7 +21,7 @@ from dsconv._validation import check_choice
 from dsconv.functional.shapes import PaddingArg, normalize_padding
 from dsconv.kernels import _cl
 from dsconv.kernels.depthwise import cl_input, cl_weight, problem_for
-from dsconv.kernels.fused import FusedSeparableParams, _np_matmul, apply_activation
+from dsconv.kernels.fused import FusedSeparableParams, _np_matmul
 
 _DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 MATMULS = ("torch", "numpy")
@@ -37,9 +37,14 @@ def _to_tensor(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a).permute(0, 3, 1, 2)
 
 
-def _torch_mm(a: np.ndarray, b: np.ndarray, bias: np.ndarray, out: np.ndarray) -> None:
-    """``out = a @ b + bias`` with PyTorch's BLAS on the arrays' memory (no copies)."""
-    torch.addmm(torch.from_numpy(bias), torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
+def _torch_mm(a: np.ndarray, b: np.ndarray, bias: np.ndarray, out: np.ndarray, act: int) -> None:
+    """``out = act(a @ b + bias)`` with PyTorch's BLAS on the arrays' memory (no copies); the activation runs in
+    PyTorch's thread pool too, so the pool is not switched in between."""
+    t = torch.addmm(torch.from_numpy(bias), torch.from_numpy(a), torch.from_numpy(b), out=torch.from_numpy(out))
+    if act == 1:
+        t.relu_()
+    elif act == 2:
+        t.clamp_(0.0, 6.0)
 
 
 class FusedSeparable2d(nn.Module):
@@ -122,6 +127,5 @@ class KernelDepthwise2d(nn.Module):
             self._cache[key] = (p, cl_weight(w, p, dtype), np.ascontiguousarray(self.bias.numpy(), dtype))
         p, w_cl, b = self._cache[key]
         out = np.empty((p.batch, 1, p.out_size[1], p.out_size[2] * p.out_channels), dtype)
-        _cl.forward(cl_input(_nhwc(x), p, dtype), w_cl, b, out, p.stride, p.pads, p.dilation)
-        apply_activation(out, self.act)
+        _cl.forward_act(cl_input(_nhwc(x), p, dtype), w_cl, b, out, p.stride, p.pads, p.dilation, _cl.ACT_CODES[self.act])
         return _to_tensor(out.reshape(p.batch, p.out_size[1], p.out_size[2], p.out_channels))

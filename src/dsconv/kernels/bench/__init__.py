@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dsconv._validation import check_positive
+from dsconv._validation import check_choice, check_positive
 
 
 def _setup(threads: int) -> str:
@@ -63,9 +63,12 @@ def env_line(env: dict) -> str:
 
 
 def run_layers(out_dir: Path, *, quick: bool = False, backward: bool = False, batches: tuple[int, ...] = (1, 8),
-               threads: int = 2, repeats: int | None = None, onnx: bool = True,
+               threads: int = 2, repeats: int | None = None, onnx: bool = True, only: str | None = None,
                progress=print) -> dict[str, list[dict]]:
-    """Benchmark the layer shapes; writes the ``layers``/``separable`` (and ``backward``) sections and plots."""
+    """Benchmark the layer shapes; writes the ``layers``/``separable`` (and ``backward``) sections and plots.
+
+    ``only`` (``"forward"``, ``"separable"`` or ``"backward"``) runs and rewrites that section alone.
+    """
     from dsconv.kernels.bench import layers as L
     from dsconv.kernels.bench import report
 
@@ -76,17 +79,21 @@ def run_layers(out_dir: Path, *, quick: bool = False, backward: bool = False, ba
     cache = 2 << 20
     dw_shapes = [("mobilenet_v1", s) for s in (L.QUICK_DEPTHWISE if quick else L.V1_DEPTHWISE)]
     dw_shapes += [] if quick else [("mobilenet_v2", s) for s in L.V2_DEPTHWISE]
+    if only is not None:
+        check_choice(only, ("forward", "separable", "backward"), "only")
+    run = {"forward": only in (None, "forward"), "separable": only in (None, "separable"),
+           "backward": only == "backward" or (only is None and backward)}
     results: dict[str, list[dict]] = {"layers": [], "separable": [], "backward": []}
     for batch in batches:
-        for family, (c, size, stride) in dw_shapes:
+        for family, (c, size, stride) in dw_shapes if run["forward"] else ():
             progress(f"depthwise {family} N={batch} C={c} {size}x{size} s{stride}")
             results["layers"].append(L.depthwise_row(family, batch, c, size, stride, machine, repeats=repeats,
                                                      threads=threads, cache_bytes=cache, onnx=onnx).to_dict())
-        for c, c_out, size, stride in (L.QUICK_SEPARABLE if quick else L.V1_SEPARABLE):
+        for c, c_out, size, stride in (L.QUICK_SEPARABLE if quick else L.V1_SEPARABLE) if run["separable"] else ():
             progress(f"separable N={batch} {c}->{c_out} {size}x{size} s{stride}")
             results["separable"].append(L.separable_row(batch, c, c_out, size, stride, machine, repeats=repeats,
                                                         cache_bytes=cache).to_dict())
-        if backward:
+        if run["backward"]:
             for family, (c, size, stride) in dw_shapes:
                 progress(f"backward {family} N={batch} C={c} {size}x{size} s{stride}")
                 results["backward"].append(L.backward_row(family, batch, c, size, stride, machine, repeats=repeats,
