@@ -75,3 +75,17 @@ def test_whole_images_share_a_tile_when_they_fit(rng):
     single = FusedSeparableParams.prepare(x.shape, dw, pw, padding=1, act_dw="relu", tile_bytes=image_bytes)
     assert (grouped.images_per_tile, single.images_per_tile, grouped.rows_per_tile) == (2, 1, 6)
     np.testing.assert_allclose(grouped.run(x), single.run(x), rtol=1e-6, atol=1e-6)  # batch 5: tiles of 2, 2, 1
+
+
+@pytest.mark.parametrize("width", [4, 13])  # one block of four outputs; three blocks and a remainder
+def test_stride1_blocked_rows_match_reference(width, rng):
+    import dsconv.functional as F
+    from dsconv.kernels import depthwise_conv2d
+
+    x = rng.standard_normal((2, 5, width, 20)).astype(np.float32)
+    w = rng.standard_normal((20, 1, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(20).astype(np.float32)
+    got = depthwise_conv2d(x, w, b, 1, "same", data_format="channels_last")
+    expected = F.depthwise_conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), 1, "same",
+                                  data_format="channels_last")
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
