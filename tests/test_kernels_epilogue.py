@@ -89,3 +89,18 @@ def test_stride1_blocked_rows_match_reference(width, rng):
     expected = F.depthwise_conv2d(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), 1, "same",
                                   data_format="channels_last")
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_optimize_defaults_to_numpy_blas_for_the_pointwise_product():
+    import torch
+    from torch import nn
+
+    from dsconv.kernels.optimize import optimize
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.ReLU(), nn.Conv2d(4, 6, 1), nn.ReLU6())
+    fast = optimize(model)
+    assert fast[0].matmul == "numpy"
+    x = torch.randn(2, 4, 5, 5)
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)

@@ -17,7 +17,8 @@ Activations that can be fused: ``nn.ReLU``, ``nn.ReLU6``, ``nn.Hardtanh(0, 6)``.
 visited, so the result computes the same function as the original in eval mode (up to float rounding).
 The optimized copy is for inference: its parameters do not require gradients.
 
-Threads: the fused blocks alternate Numba's OpenMP pool (depthwise) and PyTorch's (``torch.addmm``). By
+Threads: the fused blocks alternate Numba's OpenMP pool (depthwise) and a BLAS pool (NumPy's by default,
+PyTorch's with ``matmul="torch"``). By
 default idle OpenMP workers spin, so on a machine with few cores each pool's spinning workers take the
 cores from the other; start Python with ``OMP_WAIT_POLICY=PASSIVE`` to avoid that (measured with
 ``dsconv bench models --omp-wait-policy passive``).
@@ -198,15 +199,16 @@ def _channels_last_input(module: nn.Module, args: tuple) -> tuple:
     return args
 
 
-def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "torch") -> nn.Module:
+def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "numpy") -> nn.Module:
     """Return an inference-ready copy of ``model`` running separable blocks on the fused dsconv kernels.
 
     Args:
         model: any ``torch.nn.Module`` (the original is not modified).
         channels_last: move convolution weights and the input to ``channels_last`` (recommended: the fused
             blocks read and write that layout without copies).
-        matmul: the pointwise product of the fused blocks: ``"torch"`` (``torch.addmm``) or ``"numpy"``
-            (NumPy's BLAS; faster on one thread here, but its thread pool competes with PyTorch's).
+        matmul: the pointwise product of the fused blocks: ``"numpy"`` (NumPy's BLAS, then bias and
+            activation in one Numba pass; the faster one in ``benchmarks/RESULTS.md``) or ``"torch"``
+            (``torch.addmm``, PyTorch's thread pool).
 
     Returns:
         A deep copy in eval mode, with the rewrites listed in the module docstring. It computes the same
