@@ -1,9 +1,10 @@
 """The fused separable block for inference: depthwise -> bias -> activation -> pointwise -> bias -> activation,
 computed tile by tile so the depthwise output never leaves the cache.
 
-For each image, a band of output rows of the depthwise convolution is computed by the channels-last Numba
-kernel into a small reused tile (sized to stay in L2), clamped by the depthwise activation, and multiplied by
-the pointwise weight with one matrix product (BLAS ``np.dot``, or any ``matmul`` the caller passes, e.g.
+A band of output rows of the depthwise convolution (or several whole images, when they fit) is computed by
+the channels-last Numba kernel into a reused tile (``tile_bytes``, sized to stay in cache), each row clamped
+by the depthwise activation as it is written, and multiplied by the pointwise weight with one matrix product
+(BLAS ``np.dot`` followed by one parallel bias + activation pass, or any ``matmul`` the caller passes, e.g.
 ``torch.addmm`` on shared memory) straight into the output rows. Batch norms are folded into the weights and
 biases beforehand (:func:`fold_batch_norm`); :mod:`dsconv.kernels.optimize` does that for whole models.
 
@@ -28,7 +29,8 @@ from dsconv.kernels.depthwise import Problem, _prepare, cl_input, cl_weight, com
 ACTIVATIONS = ("none", "relu", "relu6")
 # (a, b, bias, out, act): out = act(a @ b + bias), act a code of ``_cl.ACT_CODES`` (0 none, 1 ReLU, 2 ReLU6)
 MatMul = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int], object]
-DEFAULT_TILE_BYTES = 1 << 20  # half of a 2 MiB L2: few calls per image, the tile still stays in cache
+# 4 MiB: measured about 10% faster than 1 MiB at batch 8 (the tile then lives in the large L3), same at batch 1
+DEFAULT_TILE_BYTES = 4 << 20
 
 
 def apply_activation(a: np.ndarray, name: str) -> np.ndarray:
