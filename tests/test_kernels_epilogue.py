@@ -104,3 +104,15 @@ def test_optimize_defaults_to_numpy_blas_for_the_pointwise_product():
     x = torch.randn(2, 4, 5, 5)
     with torch.inference_mode():
         torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("width", [5, 12])  # interior of one pair; several pairs and a remainder
+def test_stride2_paired_rows_match_reference(width, rng):
+    import dsconv.functional as F
+    from dsconv.kernels import depthwise_conv2d
+
+    x = rng.standard_normal((2, 7, width, 24)).astype(np.float32)
+    w = rng.standard_normal((24, 1, 3, 3)).astype(np.float32)
+    got = depthwise_conv2d(x, w, None, 2, 1, data_format="channels_last")
+    expected = F.depthwise_conv2d(x.astype(np.float64), w.astype(np.float64), None, 2, 1, data_format="channels_last")
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
