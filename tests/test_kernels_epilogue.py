@@ -106,7 +106,7 @@ def test_optimize_defaults_to_numpy_blas_for_the_pointwise_product():
         torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("width", [5, 12])  # interior of one pair; several pairs and a remainder
+@pytest.mark.parametrize("width", [5, 12])  # short and long interiors of the stride-2 rows
 def test_stride2_paired_rows_match_reference(width, rng):
     import dsconv.functional as F
     from dsconv.kernels import depthwise_conv2d
