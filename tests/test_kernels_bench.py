@@ -71,3 +71,21 @@ def test_passive_wait_policy_is_recorded(tmp_path, monkeypatch):
                  "--omp-wait-policy", "passive", "--out-dir", str(tmp_path)]) == 0
     env = json.loads((tmp_path / "results" / "layers.json").read_text())["env"]
     assert env["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def test_layers_only_one_section(tmp_path):
+    assert main(["bench", "--machine", "--quick", "--out-dir", str(tmp_path)]) == 0
+    assert main(["bench", "layers", "--quick", "--only", "separable", "--batch", "1", "--repeats", "1",
+                 "--no-onnx", "--out-dir", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "results" / "separable.json").read_text())["rows"]
+    assert rows and set(rows[0]["times_s"]) == {"dsconv", "dsconv_torch_mm", "torch_nchw", "torch_cl"}
+    assert not (tmp_path / "results" / "layers.json").exists()
+    assert not (tmp_path / "results" / "backward.json").exists()
+    assert "## Fused separable block" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_layers_only_rejects_unknown_section():
+    from dsconv.kernels.bench import run_layers
+
+    with pytest.raises(ValueError, match=r"`only` must be one of"):
+        run_layers(None, only="models")

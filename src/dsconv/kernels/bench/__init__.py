@@ -69,6 +69,8 @@ def run_layers(out_dir: Path, *, quick: bool = False, backward: bool = False, ba
 
     ``only`` (``"forward"``, ``"separable"`` or ``"backward"``) runs and rewrites that section alone.
     """
+    if only is not None:
+        check_choice(only, ("forward", "separable", "backward"), "only")
     from dsconv.kernels.bench import layers as L
     from dsconv.kernels.bench import report
 
@@ -79,8 +81,6 @@ def run_layers(out_dir: Path, *, quick: bool = False, backward: bool = False, ba
     cache = 2 << 20
     dw_shapes = [("mobilenet_v1", s) for s in (L.QUICK_DEPTHWISE if quick else L.V1_DEPTHWISE)]
     dw_shapes += [] if quick else [("mobilenet_v2", s) for s in L.V2_DEPTHWISE]
-    if only is not None:
-        check_choice(only, ("forward", "separable", "backward"), "only")
     run = {"forward": only in (None, "forward"), "separable": only in (None, "separable"),
            "backward": only == "backward" or (only is None and backward)}
     results: dict[str, list[dict]] = {"layers": [], "separable": [], "backward": []}
