@@ -89,3 +89,12 @@ def test_layers_only_rejects_unknown_section():
 
     with pytest.raises(ValueError, match=r"`only` must be one of"):
         run_layers(None, only="models")
+
+
+def test_models_option_times_the_named_models(tmp_path, capsys):
+    assert main(["bench", "models", "--quick", "--batch", "1", "--repeats", "1", "--no-onnx", "--no-scaling",
+                 "--models", "perception_net", "--out-dir", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "results" / "models.json").read_text())["rows"]
+    assert [row["model"] for row in rows] == ["perception_net"] and rows[0]["max_abs_diff"] < 1e-3
+    assert main(["bench", "models", "--quick", "--models", "mobilenet_v9", "--out-dir", str(tmp_path)]) == 2
+    assert "mobilenet_v9" in capsys.readouterr().err

@@ -44,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     models = sub.add_parser("models", help="whole-model benchmark and scaling sweep")
     _common(models)
     models.add_argument("--no-scaling", action="store_true", help="skip the batch/resolution/width sweep")
+    models.add_argument("--models", nargs="+", default=None, metavar="NAME",
+                        help="registered models to time (default mobilenet_v1 mobilenet_v2 perception_net)")
     models.set_defaults(func=_models)
 
 
@@ -78,6 +80,7 @@ def _models(args: argparse.Namespace) -> int:
     from dsconv.kernels.bench import run_models
 
     run_models(args.out_dir, quick=args.quick, batches=tuple(args.batch), threads=args.threads,
-               repeats=args.repeats, scaling=not args.no_scaling, onnx=not args.no_onnx)
+               repeats=args.repeats, scaling=not args.no_scaling, onnx=not args.no_onnx,
+               models=tuple(args.models) if args.models else None)
     print(f"wrote {args.out_dir / 'RESULTS.md'}")
     return 0

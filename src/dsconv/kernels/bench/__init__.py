@@ -122,16 +122,24 @@ def _write_layer_sections(out_dir: Path, results: dict, env: dict, machine) -> N
         report.write_section(out_dir, name, md, {"env": env, "rows": rows})
 
 
+DEFAULT_MODELS = ("mobilenet_v1", "mobilenet_v2", "perception_net")
+
+
 def run_models(out_dir: Path, *, quick: bool = False, batches: tuple[int, ...] = (1, 8), threads: int = 2,
-               repeats: int | None = None, scaling: bool = True, onnx: bool = True, progress=print) -> dict:
-    """Benchmark whole models (and the scaling sweep); writes the ``models`` and ``scaling`` sections."""
+               repeats: int | None = None, scaling: bool = True, onnx: bool = True,
+               models: tuple[str, ...] | None = None, progress=print) -> dict:
+    """Benchmark whole models (and the scaling sweep); writes the ``models`` and ``scaling`` sections.
+
+    ``models`` defaults to MobileNetV1/V2 and the robot perception encoder-decoder (``mobilenet_v1`` alone
+    with ``quick``).
+    """
     from dsconv.kernels.bench import report
     from dsconv.kernels.bench.models import model_row, scaling_rows
 
     allocator = _setup(threads)
     env = report.environment(threads, allocator)
     repeats = repeats or (2 if quick else 20)
-    names = ("mobilenet_v1",) if quick else ("mobilenet_v1", "mobilenet_v2")
+    names = models or (("mobilenet_v1",) if quick else DEFAULT_MODELS)
     res, width = (64, 0.25) if quick else (224, 1.0)
     rows = []
     for name in names:
