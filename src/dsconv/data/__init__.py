@@ -7,8 +7,7 @@ imported eagerly). Every data set is map-style (``len``, ``ds[i] -> (float32 arr
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dsconv._lazy import lazy_getattr
 
 _EXPORTS = {
     "ArrayDataset": "dsconv.data.arrays",
@@ -25,8 +24,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'dsconv.data' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

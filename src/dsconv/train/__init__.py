@@ -5,8 +5,7 @@ Imported lazily so ``import dsconv.train`` does not import torch until a functio
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dsconv._lazy import lazy_getattr
 
 _EXPORTS = {
     "TrainConfig": "dsconv.train.config",
@@ -25,8 +24,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'dsconv.train' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
