@@ -179,3 +179,22 @@ def test_padding_wider_than_the_kernel(data_format, k, padding, dilation, rng):
     for e, r in zip(F.depthwise_conv2d_backward(g, x, w, 1, padding, dilation, data_format=data_format),
                     K.depthwise_conv2d_backward(g, x, w, 1, padding, dilation, data_format=data_format)):
         np.testing.assert_allclose(r, e, **TOL64)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("dilation", [1, 2])
+@pytest.mark.parametrize("padding", [0, 1, ((2, 0), (3, 1))])
+def test_backward_3x3_paths_every_width(stride, dilation, padding, rng):
+    """Stride-1 input gradients (the forward kernel's four-pixel passes plus a remainder of 0-3), the tap-by-tap
+    scatter of strided input gradients and the weight gradient, over widths that leave every remainder and
+    windows that reach both borders."""
+    for width in (4, 5, 6, 7, 8, 9, 10, 13):
+        x = rng.standard_normal((2, 9, width + 2, 6))  # channels_last (N, H, W, C)
+        w = rng.standard_normal((6, 1, 3, 3))
+        out = F.depthwise_conv2d(x, w, None, stride, padding, dilation, data_format="channels_last")
+        if out.size == 0:
+            continue
+        g = rng.standard_normal(out.shape)
+        for e, r in zip(F.depthwise_conv2d_backward(g, x, w, stride, padding, dilation, data_format="channels_last"),
+                        K.depthwise_conv2d_backward(g, x, w, stride, padding, dilation, data_format="channels_last")):
+            np.testing.assert_allclose(r, e, **TOL64)

@@ -245,7 +245,9 @@ def forward_act(x, w, b, out, stride, pads, dilation, act):  # pragma: no cover
 def backward_input(g, w, gx, C, stride, pads, dilation):  # pragma: no cover
     """Input gradient. g ``(N, Do, Ho, Wo*C)``, w ``(kd, kh, kw*C)``, gx ``(N, D, H, W*C)`` (overwritten).
 
-    One task per input row gathers from the output rows that saw it, so no two tasks write the same memory.
+    One task per input row; it scatters the contributions of the output rows that saw it, tap by tap over
+    the range of output pixels whose tap lands inside the row (no per-pixel divisibility tests), so no two
+    tasks write the same memory. (At stride 1 the caller uses the forward kernel with the flipped weights.)
     """
     N, D, H, WC = gx.shape
     _, Do, Ho, WoC = g.shape
@@ -273,14 +275,15 @@ def backward_input(g, w, gx, C, stride, pads, dilation):  # pragma: no cover
                     continue
                 gb = U(((n * Do + num_d // sd) * Ho + num_h // sh) * WoC)
                 wb = U((i_d * kh + i_h) * kwC)
-                for iw in range(W):
-                    xo = xb + U(iw * C)
-                    for j in range(kw):
-                        num_w = iw + pw - j * dw
-                        if num_w < 0 or num_w % sw != 0 or num_w // sw >= Wo:
-                            continue
-                        go = gb + U((num_w // sw) * C)
-                        wo = wb + U(j * C)
+                for j in range(kw):
+                    # output pixels ow whose tap j reads input column ow*sw - pw + j*dw inside [0, W)
+                    shift = j * dw - pw
+                    ow_lo = max(0, (-shift + sw - 1) // sw) if shift < 0 else 0
+                    ow_hi = min(Wo, (W - 1 - shift) // sw + 1) if W - 1 - shift >= 0 else 0
+                    wo = wb + U(j * C)
+                    for ow in range(ow_lo, ow_hi):
+                        xo = xb + U((ow * sw + shift) * C)
+                        go = gb + U(ow * C)
                         for c in range(uC):
                             gxf[xo + c] += wf[wo + c] * gf[go + c]
 
