@@ -1,7 +1,7 @@
 """Time the two halves of the depthwise backward (input gradient, weight gradient) on MobileNetV1 3x3 shapes,
 each in a block of consecutive calls, against PyTorch ``channels_last``'s whole backward.
 
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/backward_stages.py [--batch 8]
+    OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4 .venv/bin/python benchmarks/backward_stages.py [--batch 8]
 """
 
 from __future__ import annotations

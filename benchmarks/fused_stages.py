@@ -1,7 +1,7 @@
 """Time the stages of the fused separable block on the MobileNetV1 shapes (batch 1): the whole block, the
 depthwise kernel, NumPy's BLAS product, the bias + activation pass, and ``torch.addmm`` on the same operands.
 
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/fused_stages.py [--batch N]
+    OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4 .venv/bin/python benchmarks/fused_stages.py [--batch N]
 """
 
 from __future__ import annotations

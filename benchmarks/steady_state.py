@@ -5,7 +5,7 @@ caches and sleeping thread pools). This script times blocks of ``--calls`` conse
 implementation, rotating the order over ``--rounds`` rounds, and prints each block's median and the median of
 those; it is what `benchmarks/NOTES.md` quotes as "timed in blocks".
 
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/steady_state.py --model mobilenet_v1
+    OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4 .venv/bin/python benchmarks/steady_state.py --model mobilenet_v1
 """
 
 from __future__ import annotations

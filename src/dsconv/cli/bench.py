@@ -23,8 +23,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, nargs="+", default=[1, 8], help="batch sizes (default 1 8)")
     p.add_argument("--no-onnx", action="store_true", help="leave ONNX Runtime out")
     p.add_argument("--omp-wait-policy", choices=("default", "passive"), default="default",
-                   help="passive: OpenMP workers sleep when idle instead of spinning (set before torch/numba load; "
-                        "Numba's and PyTorch's pools then stop taking the cores from each other)")
+                   help="passive: idle OpenMP workers and OpenBLAS threads sleep instead of spinning "
+                        "(OMP_WAIT_POLICY=PASSIVE and OPENBLAS_THREAD_TIMEOUT=4, set before numpy/torch/numba load), "
+                        "so no implementation's idle pool takes the cores from the one timed next")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,7 +63,10 @@ def _machine_or_help(args: argparse.Namespace) -> int:
 
 def _wait_policy(args: argparse.Namespace) -> None:
     if args.omp_wait_policy == "passive":
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # read when the OpenMP runtimes start, i.e. at first import
+        # both are read when the libraries load, i.e. at first import (the CLI has not imported them yet);
+        # OpenBLAS clamps the timeout to [4, 30]: an idle thread spins 2**4 cycles instead of 2**28
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
 
 
 def _layers(args: argparse.Namespace) -> int:

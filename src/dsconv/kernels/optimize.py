@@ -21,7 +21,9 @@ Threads: the fused blocks alternate Numba's OpenMP pool (depthwise) and a BLAS p
 PyTorch's with ``matmul="torch"``). By
 default idle OpenMP workers spin, so on a machine with few cores each pool's spinning workers take the
 cores from the other; start Python with ``OMP_WAIT_POLICY=PASSIVE`` to avoid that (measured with
-``dsconv bench models --omp-wait-policy passive``).
+``dsconv bench models --omp-wait-policy passive``). NumPy's OpenBLAS threads also spin after each product
+unless ``OPENBLAS_THREAD_TIMEOUT=4`` is set before NumPy loads; on 2 cores that made MobileNetV1 at batch 1
+faster (``benchmarks/NOTES.md``).
 """
 
 from __future__ import annotations

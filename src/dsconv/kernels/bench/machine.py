@@ -9,6 +9,7 @@ import numba as nb
 import numpy as np
 from numba import njit, prange
 
+from dsconv.kernels.bench.report import cpu_model
 from dsconv.kernels.bench.timing import interleaved
 
 
@@ -67,7 +68,7 @@ def measure_machine(*, quick: bool = False):
         f"{'32 MiB' if quick else '512 MiB'} (DRAM) and 256 KiB (cache), torch.mm {256 if quick else 2048}^2 fp32; "
         f"{nb.get_num_threads()} Numba threads, {torch.get_num_threads()} torch threads"
     )
-    name = f"{platform.node() or 'machine'} ({platform.processor() or platform.machine()})"
+    name = f"{platform.node() or 'machine'} ({cpu_model()})"
     return Machine(dram_gbs=_round(dram), peak_gflops=_round(peak), cache_gbs=_round(cache), name=name, source=source)
 
 

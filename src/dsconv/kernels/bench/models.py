@@ -22,6 +22,7 @@ class ModelRow:
     times_s: dict[str, float] = field(default_factory=dict)  # medians
     best_s: dict[str, float] = field(default_factory=dict)  # minima
     max_abs_diff: float = 0.0  # dsconv.optimize vs eager on the benchmark input
+    max_abs_output: float = 0.0  # the scale that difference is measured against (eager output)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -50,6 +51,30 @@ def _ort_session(model, x, threads: int):
     return lambda: sess.run(None, {"x": x_np})
 
 
+def calibrate_batch_norms(model, resolution: int, batch: int = 4) -> None:
+    """Give every batch norm of ``model`` the running statistics of one batch of random inputs (in place).
+
+    With freshly initialised statistics (mean 0, variance 1) the activations of an untrained MobileNet shrink
+    by orders of magnitude per block (to about 1e-10 at the last one), so its output is just the classifier's
+    bias and comparing two implementations on it tests nothing. One train-mode pass with momentum 1 sets the
+    statistics to those of the data, as a trained network's are, and keeps the activations at unit scale.
+    """
+    import torch
+    from torch import nn
+
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 1.0
+    gen = torch.Generator().manual_seed(1)
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(batch, 3, resolution, resolution, generator=gen))
+    model.eval()
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+
+
 def model_row(name: str, batch: int, resolution: int, width: float, *, repeats: int, threads: int,
               onnx: bool = True) -> ModelRow:
     """Time one model configuration for every implementation (inference, fp32)."""
@@ -58,7 +83,8 @@ def model_row(name: str, batch: int, resolution: int, width: float, *, repeats: 
     import dsconv
 
     torch.manual_seed(0)
-    model = dsconv.create_model(name, width=width, resolution=resolution).eval()
+    model = dsconv.create_model(name, width=width, resolution=resolution)
+    calibrate_batch_norms(model, resolution)
     fast = dsconv.optimize(model)
     fast_torch_mm = dsconv.optimize(model, matmul="torch")
     x = torch.randn(batch, 3, resolution, resolution)
@@ -69,11 +95,12 @@ def model_row(name: str, batch: int, resolution: int, width: float, *, repeats: 
     fns = {"dsconv": lambda: fast(x), "dsconv_torch_mm": lambda: fast_torch_mm(x), "torch_eager": lambda: model(x),
            "torch_eager_cl": lambda: model_cl(x_cl)}
     with torch.inference_mode():
-        diff = float((fast(x) - model(x)).abs().max())
+        y = model(x)
+        diff, scale = float((fast(x) - y).abs().max()), float(y.abs().max())
         if onnx:
             fns["onnxruntime"] = _ort_session(model, x, threads)
         times, best = median_and_best(fns, repeats=repeats)
-    return ModelRow(name, batch, resolution, width, times, best, diff)
+    return ModelRow(name, batch, resolution, width, times, best, diff, scale)
 
 
 def scaling_rows(name: str, *, quick: bool, repeats: int, threads: int) -> list[ModelRow]:

@@ -17,6 +17,24 @@ from dsconv._io import atomic_path, atomic_write_text
 SECTIONS = ("machine", "layers", "backward", "separable", "models", "scaling")
 
 
+def cpu_model() -> str:
+    """The CPU's model name, family and model numbers (``/proc/cpuinfo`` on Linux) and logical CPU count:
+    shared VMs move between hosts, and a generic name like "Intel(R) Xeon(R) Processor" hides which."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+            if not line.strip():
+                break  # the first processor's block is enough
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']} model {fields['model']})"
+    return f"{name}, {os.cpu_count()} logical CPUs"
+
+
 def environment(threads: int, allocator: str) -> dict:
     """Versions, threads, allocator: what every section records."""
     import numba
@@ -30,10 +48,12 @@ def environment(threads: int, allocator: str) -> dict:
     except ImportError:  # pragma: no cover - onnxruntime is part of the [all] install
         ort_version = "not installed"
     return {
-        "machine": f"{platform.node()} {platform.processor() or platform.machine()}",
+        "machine": f"{platform.node()} ({cpu_model()})",
         "python": platform.python_version(), "numpy": numpy.__version__, "numba": numba.__version__,
         "torch": torch.__version__, "onnxruntime": ort_version, "threads": threads, "dtype": "float32",
-        "allocator": allocator, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "unset (spinning)"),
+        "allocator": allocator, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY") or "unset (spinning)",
+        # NumPy's OpenBLAS threads spin for 2**timeout cycles after each call (default 28): see benchmarks/NOTES.md
+        "OPENBLAS_THREAD_TIMEOUT": os.environ.get("OPENBLAS_THREAD_TIMEOUT") or "unset (28)",
     }
 
 
@@ -71,12 +91,12 @@ def layer_table(rows: list[dict], title: str) -> str:
 def model_table(rows: list[dict], title: str) -> str:
     impls = list(rows[0]["times_s"]) if rows else []
     head = ["model", "N", "res", "width", *[f"{k} ms" for k in impls], *[f"x vs {k}" for k in impls if k != "dsconv"],
-            *[f"x vs {k} (best)" for k in impls if k != "dsconv"], "max |diff|"]
+            *[f"x vs {k} (best)" for k in impls if k != "dsconv"], "max abs diff (max abs y)"]
     lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["model"], r["batch"], r["resolution"], r["width"], *[_ms(r["times_s"][k]) for k in impls],
                  *[f"{r['speedup'][k]:.2f}" for k in impls if k != "dsconv"],
-                 *[f"{r['speedup_best'][k]:.2f}" for k in impls if k != "dsconv"], f"{r['max_abs_diff']:.1e}"]
+                 *[f"{r['speedup_best'][k]:.2f}" for k in impls if k != "dsconv"], f"{r['max_abs_diff']:.1e} ({r.get('max_abs_output', float('nan')):.1e})"]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
