@@ -20,7 +20,7 @@ import torch
 
 from dsconv._validation import to_tuple
 from dsconv.functional.shapes import Pads, effective_kernel_size
-from dsconv.kernels import _cl
+from dsconv.kernels import _cl, _memory
 from dsconv.kernels.depthwise import Problem, cl_input, cl_weight, input_gradient_cl, make_problem
 
 _DTYPES = (torch.float32, torch.float64)
@@ -108,7 +108,7 @@ class DepthwiseConvFunction(torch.autograd.Function):
     def forward(ctx, x, weight, bias, stride, pads, dilation):  # type: ignore[override]
         p = _problem(x.shape, weight.shape, stride, pads, dilation)
         dtype = np.dtype(str(x.dtype).removeprefix("torch."))
-        b = np.zeros(p.out_channels, dtype) if bias is None else bias.detach().contiguous().numpy()
+        b = _memory.zeros(p.out_channels, dtype) if bias is None else _memory.contiguous(bias.detach().numpy(), dtype)
         n = x.dim() - 2
         channels_last = _is_channels_last(x)
         ctx.save_for_backward(x, weight)
@@ -133,7 +133,7 @@ def _cl_args(x: torch.Tensor, weight: torch.Tensor, p: Problem, dtype: np.dtype)
 
 
 def _empty_cl(p: Problem, dtype: np.dtype) -> np.ndarray:
-    return np.empty((p.batch, p.out_size[0], p.out_size[1], p.out_size[2] * p.out_channels), dtype)
+    return _memory.empty((p.batch, p.out_size[0], p.out_size[1], p.out_size[2] * p.out_channels), dtype)
 
 
 def _backward(grad_out, x, weight, p: Problem, n: int, need_x: bool, need_w: bool, channels_last: bool):
@@ -142,15 +142,15 @@ def _backward(grad_out, x, weight, p: Problem, n: int, need_x: bool, need_w: boo
     x_cl, w_cl = _cl_args(x, weight, p, dtype)
     grad_x = grad_w = None
     if need_x:
-        gx = np.empty_like(x_cl)
+        gx = _memory.empty(x_cl.shape, x_cl.dtype)
         input_gradient_cl(g, w_cl, gx, p)
         gx = gx.reshape(p.batch, *p.spatial, p.channels, p.multiplier).sum(axis=-1)
-        grad_x = _from_cl_numpy(np.ascontiguousarray(gx), p, p.channels, p.spatial[3 - n:], channels_last)
+        grad_x = _from_cl_numpy(_memory.contiguous(gx, gx.dtype), p, p.channels, p.spatial[3 - n:], channels_last)
     if need_w:
-        partial = np.empty((_cl.partial_slots(p.batch * p.out_size[0] * p.out_size[1]), *w_cl.shape), dtype)
+        partial = _memory.empty((_cl.partial_slots(p.batch * p.out_size[0] * p.out_size[1]), *w_cl.shape), dtype)
         _cl.backward_weight(g, x_cl, partial, p.out_channels, p.stride, p.pads, p.dilation)
         gw = partial.sum(axis=0).reshape(*p.kernel, p.out_channels).transpose(3, 0, 1, 2)
-        grad_w = torch.from_numpy(np.ascontiguousarray(gw).reshape(weight.shape))
+        grad_w = torch.from_numpy(_memory.contiguous(gw, gw.dtype).reshape(weight.shape))
     return grad_x, grad_w
 
 

@@ -21,7 +21,7 @@ from dsconv.functional import _core
 from dsconv.functional._core import DataFormat, IntOrTuple
 from dsconv.functional.depthwise import check_depthwise_weight
 from dsconv.functional.shapes import PaddingArg, Pads
-from dsconv.kernels import _cl
+from dsconv.kernels import _cl, _memory
 
 Gradients = tuple[np.ndarray, np.ndarray, np.ndarray]
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
@@ -92,28 +92,31 @@ def _prepare(x, weight, stride, padding, dilation, data_format, n, names=("x", "
 def cl_weight(weight: np.ndarray, p: Problem, dtype: np.dtype) -> np.ndarray:
     """``(C*M, 1, *k)`` -> ``(kd, kh, kw*C*M)``: tap ``j`` of row ``(i_d, i_h)`` holds all channels."""
     w = weight.reshape(p.out_channels, *p.kernel).transpose(1, 2, 3, 0)  # (kd, kh, kw, CM)
-    return np.ascontiguousarray(w, dtype=dtype).reshape(p.kernel[0], p.kernel[1], -1)
+    return _memory.contiguous(w, dtype).reshape(p.kernel[0], p.kernel[1], -1)
 
 
 def cl_input(x: np.ndarray, p: Problem, dtype: np.dtype) -> np.ndarray:
     """Channels-last ``(N, *spatial, C)`` -> ``(N, D, H, W*C*M)``, channels repeated for a multiplier > 1."""
-    x = np.ascontiguousarray(x, dtype=dtype)
     if p.multiplier > 1:
-        x = np.repeat(x, p.multiplier, axis=-1)  # channel c*M + j holds input channel c
+        rep = _memory.empty((*x.shape, p.multiplier), dtype)
+        rep[...] = x[..., None]  # channel c*M + j holds input channel c
+        x = rep
+    else:
+        x = _memory.contiguous(x, dtype)
     return x.reshape(p.batch, p.spatial[0], p.spatial[1], -1)
 
 
 def _bias(bias: np.ndarray | None, p: Problem, dtype: np.dtype) -> np.ndarray:
     if bias is None:
-        return np.zeros(p.out_channels, dtype=dtype)
-    return np.ascontiguousarray(bias, dtype=dtype)
+        return _memory.zeros(p.out_channels, dtype)
+    return _memory.contiguous(bias, dtype)
 
 
 # ----------------------------------------------------------------------------------------------- forward
 def forward_cl(x: np.ndarray, w_cl: np.ndarray, b: np.ndarray, p: Problem, out: np.ndarray | None = None) -> np.ndarray:
     """Run the channels-last kernel on prepared arrays; returns ``(N, Do, Ho, Wo*C*M)`` (``out`` if given)."""
     if out is None:
-        out = np.empty((p.batch, p.out_size[0], p.out_size[1], p.out_size[2] * p.out_channels), dtype=w_cl.dtype)
+        out = _memory.empty((p.batch, p.out_size[0], p.out_size[1], p.out_size[2] * p.out_channels), w_cl.dtype)
     _cl.forward(x, w_cl, b, out, p.stride, p.pads, p.dilation)
     return out
 
@@ -132,7 +135,7 @@ def depthwise_conv_nd(
     out = forward_cl(cl_input(x_cl, p, dtype), cl_weight(weight, p, dtype), b, p)
     out = out.reshape(p.batch, *p.out_size[3 - n:], p.out_channels)
     if data_format == "channels_first":
-        out = np.ascontiguousarray(np.moveaxis(out, -1, 1))
+        out = _memory.contiguous(np.moveaxis(out, -1, 1), out.dtype)
     return out.astype(out_dtype, copy=False)
 
 
@@ -148,9 +151,9 @@ def input_gradient_cl(g: np.ndarray, w_cl: np.ndarray, gx: np.ndarray, p: Proble
         _cl.backward_input(g, w_cl, gx, p.out_channels, p.stride, p.pads, p.dilation)
         return gx
     kd, kh, kw = p.kernel
-    flipped = np.ascontiguousarray(w_cl.reshape(kd, kh, kw, -1)[::-1, ::-1, ::-1]).reshape(kd, kh, -1)
+    flipped = _memory.contiguous(w_cl.reshape(kd, kh, kw, -1)[::-1, ::-1, ::-1], w_cl.dtype).reshape(kd, kh, -1)
     pads = tuple(d * (k - 1) - pad for k, d, pad in zip(p.kernel, p.dilation, p.pads))
-    _cl.forward(g, flipped, np.zeros(p.out_channels, gx.dtype), gx, (1, 1, 1), pads, p.dilation)
+    _cl.forward(g, flipped, _memory.zeros(p.out_channels, gx.dtype), gx, (1, 1, 1), pads, p.dilation)
     return gx
 
 
@@ -160,10 +163,10 @@ def backward_cl(g: np.ndarray, x: np.ndarray, w_cl: np.ndarray, p: Problem) -> t
     Returns ``(grad_x_rep (N, D, H, W*C*M), grad_w (kd, kh, kw*C*M))``.
     """
     cm = p.out_channels
-    gx = np.empty_like(x)
+    gx = _memory.empty(x.shape, x.dtype)
     input_gradient_cl(g, w_cl, gx, p)
     slots = _cl.partial_slots(p.batch * p.out_size[0] * p.out_size[1])
-    partial = np.empty((slots, *w_cl.shape), dtype=x.dtype)
+    partial = _memory.empty((slots, *w_cl.shape), x.dtype)
     _cl.backward_weight(g, x, partial, cm, p.stride, p.pads, p.dilation)
     return gx, partial.sum(axis=0)
 
@@ -178,7 +181,7 @@ def depthwise_conv_nd_backward(
     out_dtype = np.result_type(grad_out, x, weight)
     dtype = compute_dtype(out_dtype)
     g_cl = np.moveaxis(g_cf, 1, -1)  # (N, *out, C*M): the caller's array when it is channels_last
-    g = np.ascontiguousarray(g_cl, dtype=dtype).reshape(p.batch, p.out_size[0], p.out_size[1], -1)
+    g = _memory.contiguous(g_cl, dtype).reshape(p.batch, p.out_size[0], p.out_size[1], -1)
     gx_rep, gw = backward_cl(g, cl_input(np.moveaxis(x_cf, 1, -1), p, dtype), cl_weight(weight, p, dtype), p)
     gx = gx_rep.reshape(p.batch, *p.spatial, p.channels, p.multiplier).sum(axis=-1)  # (N, D, H, W, C)
     gx = gx.reshape(p.batch, *p.spatial[3 - n:], p.channels)
@@ -186,8 +189,8 @@ def depthwise_conv_nd_backward(
         gx = np.moveaxis(gx, -1, 1)
     gw = gw.reshape(*p.kernel, p.out_channels).transpose(3, 0, 1, 2)
     grad_bias = g.reshape(-1, p.out_channels).sum(axis=0)
-    gx = np.ascontiguousarray(gx)
-    grad_w = np.ascontiguousarray(gw).reshape(weight.shape)
+    gx = _memory.contiguous(gx, gx.dtype)
+    grad_w = _memory.contiguous(gw, gw.dtype).reshape(weight.shape)
     return tuple(a.astype(out_dtype, copy=False) for a in (gx, grad_w, grad_bias))  # type: ignore[return-value]
 
 

@@ -23,7 +23,7 @@ from dsconv._validation import check_choice, check_positive
 from dsconv.functional import _core
 from dsconv.functional._core import DataFormat, IntOrTuple
 from dsconv.functional.shapes import PaddingArg
-from dsconv.kernels import _cl
+from dsconv.kernels import _cl, _memory
 from dsconv.kernels.depthwise import Problem, _prepare, cl_input, cl_weight, compute_dtype, problem_for
 
 ACTIVATIONS = ("none", "relu", "relu6")
@@ -110,9 +110,9 @@ class FusedSeparableParams:
         return cls(
             problem=p,
             w_cl=cl_weight(dw_weight, p, dtype),
-            dw_bias=np.zeros(p.out_channels, dtype) if dw_b is None else np.ascontiguousarray(dw_b, dtype),
-            pw_t=np.ascontiguousarray(pw_weight.reshape(c_out, p.out_channels).T, dtype),
-            pw_bias=np.zeros(c_out, dtype) if pw_b is None else np.ascontiguousarray(pw_b, dtype),
+            dw_bias=_memory.zeros(p.out_channels, dtype) if dw_b is None else _memory.contiguous(dw_b, dtype),
+            pw_t=_memory.contiguous(pw_weight.reshape(c_out, p.out_channels).T, dtype),
+            pw_bias=_memory.zeros(c_out, dtype) if pw_b is None else _memory.contiguous(pw_b, dtype),
             act_dw=act_dw, act_pw=act_pw, rows_per_tile=rows, images_per_tile=images,
         )
 
@@ -127,11 +127,11 @@ class FusedSeparableParams:
         x_cl = cl_input(x, p, dtype)  # (N, 1, H, W*C*M)
         ho, wo = p.out_size[1], p.out_size[2]
         if out is None:
-            out = np.empty((p.batch, ho, wo, self.out_channels), dtype)
+            out = _memory.empty((p.batch, ho, wo, self.out_channels), dtype)
         mm = matmul or _np_matmul
         act_dw, act_pw = _cl.ACT_CODES[self.act_dw], _cl.ACT_CODES[self.act_pw]
         rows, images = self.rows_per_tile, self.images_per_tile
-        tile = np.empty((images, 1, rows, wo * p.out_channels), dtype)
+        tile = _memory.empty((images, 1, rows, wo * p.out_channels), dtype)
         for n in range(0, p.batch, images):
             k = min(images, p.batch - n)
             for oh0 in range(0, ho, rows):
@@ -194,5 +194,5 @@ def fused_separable_conv2d(
     x_cl = np.moveaxis(x_cf, 1, -1)  # (N, H, W, C): a view of the caller's array when it is channels_last
     out = params.run(x_cl)
     if data_format == "channels_first":
-        out = np.ascontiguousarray(np.moveaxis(out, -1, 1))
+        out = _memory.contiguous(np.moveaxis(out, -1, 1), out.dtype)
     return out.astype(out_dtype, copy=False)

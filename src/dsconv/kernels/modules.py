@@ -19,7 +19,7 @@ from torch import nn
 
 from dsconv._validation import check_choice
 from dsconv.functional.shapes import PaddingArg, normalize_padding
-from dsconv.kernels import _cl
+from dsconv.kernels import _cl, _memory
 from dsconv.kernels.depthwise import cl_input, cl_weight, problem_for
 from dsconv.kernels.fused import FusedSeparableParams, _np_matmul
 
@@ -124,8 +124,8 @@ class KernelDepthwise2d(nn.Module):
         key = (tuple(x.shape), dtype)
         if key not in self._cache:
             w, p = problem_for(tuple(x.shape), self.weight.numpy(), self.stride, self.padding, self.dilation)
-            self._cache[key] = (p, cl_weight(w, p, dtype), np.ascontiguousarray(self.bias.numpy(), dtype))
+            self._cache[key] = (p, cl_weight(w, p, dtype), _memory.contiguous(self.bias.numpy(), dtype))
         p, w_cl, b = self._cache[key]
-        out = np.empty((p.batch, 1, p.out_size[1], p.out_size[2] * p.out_channels), dtype)
+        out = _memory.empty((p.batch, 1, p.out_size[1], p.out_size[2] * p.out_channels), dtype)
         _cl.forward_act(cl_input(_nhwc(x), p, dtype), w_cl, b, out, p.stride, p.pads, p.dilation, _cl.ACT_CODES[self.act])
         return _to_tensor(out.reshape(p.batch, p.out_size[1], p.out_size[2], p.out_channels))

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from dsconv.kernels import _memory
 from dsconv.kernels.bench.timing import median_and_best
 
 # (channels, input size, stride) of the depthwise 3x3 layers, paper tables (V1: Howard et al. 2017, Table 1;
@@ -79,7 +80,7 @@ def _ort_depthwise(x: np.ndarray, w: np.ndarray, stride: int, threads: int):
     # ORT's idle workers spin by default and would steal the 2 cores from the implementations timed next.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    y = np.empty((x.shape[0], c, out_hw, out_hw), np.float32)
+    y = _memory.empty((x.shape[0], c, out_hw, out_hw), np.float32)
     binding = sess.io_binding()
     binding.bind_cpu_input("x", x)
     binding.bind_output("y", "cpu", 0, np.float32, list(y.shape), y.ctypes.data)
@@ -104,12 +105,12 @@ def depthwise_row(family: str, batch: int, c: int, size: int, stride: int, machi
 
     ho = (size + 2 - 3) // stride + 1
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, c, size, size), dtype=np.float32)
-    w = rng.standard_normal((c, 1, 3, 3), dtype=np.float32)
+    x = _memory.copy(rng.standard_normal((batch, c, size, size), dtype=np.float32))
+    w = _memory.copy(rng.standard_normal((c, 1, 3, 3), dtype=np.float32))
     p = make_problem(x.shape, (3, 3), 1, (stride, stride), ((1, 1), (1, 1)), (1, 1), (ho, ho))
-    x_cl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(batch, 1, size, size * c)
-    w_cl, b = cl_weight(w, p, np.float32), np.zeros(c, np.float32)
-    out = np.empty((batch, 1, ho, ho * c), np.float32)
+    x_cl = _memory.copy(x.transpose(0, 2, 3, 1)).reshape(batch, 1, size, size * c)
+    w_cl, b = cl_weight(w, p, np.float32), _memory.zeros(c, np.float32)
+    out = _memory.empty((batch, 1, ho, ho * c), np.float32)
     xt, wt = torch.from_numpy(x), torch.from_numpy(w)
     xt_cl = xt.contiguous(memory_format=torch.channels_last)
     fns = {
@@ -136,15 +137,15 @@ def backward_row(family: str, batch: int, c: int, size: int, stride: int, machin
 
     ho = (size + 2 - 3) // stride + 1
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, c, size, size), dtype=np.float32)
-    w = rng.standard_normal((c, 1, 3, 3), dtype=np.float32)
-    g = rng.standard_normal((batch, c, ho, ho), dtype=np.float32)
+    x = _memory.copy(rng.standard_normal((batch, c, size, size), dtype=np.float32))
+    w = _memory.copy(rng.standard_normal((c, 1, 3, 3), dtype=np.float32))
+    g = _memory.copy(rng.standard_normal((batch, c, ho, ho), dtype=np.float32))
     p = make_problem(x.shape, (3, 3), 1, (stride, stride), ((1, 1), (1, 1)), (1, 1), (ho, ho))
-    x_cl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(batch, 1, size, size * c)
-    g_cl = np.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(batch, 1, ho, ho * c)
+    x_cl = _memory.copy(x.transpose(0, 2, 3, 1)).reshape(batch, 1, size, size * c)
+    g_cl = _memory.copy(g.transpose(0, 2, 3, 1)).reshape(batch, 1, ho, ho * c)
     w_cl = cl_weight(w, p, np.float32)
-    gx = np.empty_like(x_cl)
-    partial = np.empty((_cl.partial_slots(batch * ho), *w_cl.shape), np.float32)
+    gx = _memory.empty(x_cl.shape, np.float32)
+    partial = _memory.empty((_cl.partial_slots(batch * ho), *w_cl.shape), np.float32)
 
     def ours():
         input_gradient_cl(g_cl, w_cl, gx, p)
@@ -178,21 +179,21 @@ def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machin
 
     ho = (size + 2 - 3) // stride + 1
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, c, size, size), dtype=np.float32)
-    dw = rng.standard_normal((c, 1, 3, 3), dtype=np.float32)
-    pw = rng.standard_normal((c_out, c, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c))
-    b1, b2 = rng.standard_normal(c, dtype=np.float32), rng.standard_normal(c_out, dtype=np.float32)
+    x = _memory.copy(rng.standard_normal((batch, c, size, size), dtype=np.float32))
+    dw = _memory.copy(rng.standard_normal((c, 1, 3, 3), dtype=np.float32))
+    pw = _memory.copy(rng.standard_normal((c_out, c, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c)))
+    b1, b2 = _memory.copy(rng.standard_normal(c, dtype=np.float32)), _memory.copy(rng.standard_normal(c_out, dtype=np.float32))
     params = FusedSeparableParams.prepare((batch, size, size, c), dw, pw, b1, b2, stride, 1, 1,
                                           act_dw="relu", act_pw="relu", dtype=np.float32)
-    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    out = np.empty((batch, ho, ho, c_out), np.float32)
+    x_nhwc = _memory.copy(x.transpose(0, 2, 3, 1))
+    out = _memory.empty((batch, ho, ho, c_out), np.float32)
     tx, tdw, tpw, tb1, tb2 = (torch.from_numpy(a) for a in (x, dw, pw, b1, b2))
     tx_cl = tx.contiguous(memory_format=torch.channels_last)
 
     def unfused(xx):
         return lambda: F.relu(F.conv2d(F.relu(F.conv2d(xx, tdw, tb1, stride, 1, 1, c)), tpw, tb2))
 
-    out_np = np.empty_like(out)
+    out_np = _memory.empty(out.shape, np.float32)
     fns = {"dsconv": lambda: params.run(x_nhwc, out), "dsconv_torch_mm": lambda: params.run(x_nhwc, out_np, _torch_mm),
            "torch_nchw": unfused(tx), "torch_cl": unfused(tx_cl)}
     with torch.inference_mode():
