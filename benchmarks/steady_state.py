@@ -18,7 +18,7 @@ import numba
 import torch
 
 import dsconv
-from dsconv.kernels.bench.models import _ort_session
+from dsconv.kernels.bench.models import _ort_session, calibrate_batch_norms
 from dsconv.kernels.bench.timing import retain_freed_memory
 
 
@@ -61,14 +61,17 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     numba.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = dsconv.create_model(args.model).eval()
+    model = dsconv.create_model(args.model)
+    calibrate_batch_norms(model, 224)
+    model.eval()
     fast = dsconv.optimize(model)
     x = torch.randn(args.batch, 3, 224, 224)
     if args.per_module:
         per_module(fast, x, args.rounds * args.calls)
         return
     with torch.inference_mode():
-        fns = {"dsconv": lambda: fast(x), "torch_eager": lambda: model(x)}
+        fast_mm = dsconv.optimize(model, matmul="torch")
+        fns = {"dsconv": lambda: fast(x), "dsconv_torch_mm": lambda: fast_mm(x), "torch_eager": lambda: model(x)}
         if not args.no_onnx:
             fns["onnxruntime"] = _ort_session(model, x, args.threads)
         for f in fns.values():
@@ -88,8 +91,9 @@ def main() -> None:
         print(f"{args.model} N={args.batch} {name}: block medians (ms) {' '.join(f'{t * 1e3:.2f}' for t in v)}; "
               f"median {statistics.median(v) * 1e3:.2f}")
     if "onnxruntime" in blocks:
-        ratio = statistics.median(blocks["onnxruntime"]) / statistics.median(blocks["dsconv"])
-        print(f"dsconv.optimize speed relative to ONNX Runtime: {ratio:.2f}x")
+        for name in ("dsconv", "dsconv_torch_mm"):
+            ratio = statistics.median(blocks["onnxruntime"]) / statistics.median(blocks[name])
+            print(f"{name} speed relative to ONNX Runtime: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

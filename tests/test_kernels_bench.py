@@ -30,7 +30,7 @@ def test_machine_layers_models_quick(tmp_path, capsys):
     assert main(["bench", "models", "--quick", "--batch", "1", "--repeats", "1", "--no-onnx",
                  "--out-dir", str(tmp_path)]) == 0
     models = json.loads((tmp_path / "results" / "models.json").read_text())["rows"]
-    assert models[0]["max_abs_diff"] < 1e-3 and set(models[0]["times_s"]) == {"dsconv", "dsconv_torch_mm", "torch_eager", "torch_eager_cl"}
+    assert models[0]["max_abs_diff"] < 1e-3 and set(models[0]["times_s"]) == {"dsconv", "dsconv_numpy_blas", "torch_eager", "torch_eager_cl"}
     assert (tmp_path / "figures" / "scaling.png").is_file()
     text = (tmp_path / "RESULTS.md").read_text()
     for heading in ("## Machine roofs", "## Depthwise 3x3 forward", "## Fused separable block",
@@ -79,7 +79,7 @@ def test_layers_only_one_section(tmp_path):
     assert main(["bench", "layers", "--quick", "--only", "separable", "--batch", "1", "--repeats", "1",
                  "--no-onnx", "--out-dir", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "results" / "separable.json").read_text())["rows"]
-    assert rows and set(rows[0]["times_s"]) == {"dsconv", "dsconv_torch_mm", "torch_nchw", "torch_cl"}
+    assert rows and set(rows[0]["times_s"]) == {"dsconv", "dsconv_numpy_blas", "torch_nchw", "torch_cl"}
     assert not (tmp_path / "results" / "layers.json").exists()
     assert not (tmp_path / "results" / "backward.json").exists()
     assert "## Fused separable block" in (tmp_path / "RESULTS.md").read_text()

@@ -55,7 +55,8 @@ class FusedSeparable2d(nn.Module):
         pw_weight: ``(C_out, C * M, 1, 1)``; pw_bias: ``(C_out,)``.
         stride, padding, dilation: of the depthwise convolution (any padding form of the reference).
         act_dw, act_pw: ``"none"``, ``"relu"`` or ``"relu6"``.
-        matmul: ``"numpy"`` (NumPy's BLAS; the default) or ``"torch"`` (``torch.addmm``, PyTorch's BLAS and pool).
+        matmul: ``"torch"`` (``torch.addmm``, PyTorch's BLAS and thread pool; the default) or ``"numpy"`` (NumPy's
+            BLAS, then bias and activation in one Numba pass; see :func:`dsconv.kernels.optimize.optimize`).
 
     Shape:
         ``(N, C, H, W)`` -> ``(N, C_out, H_out, W_out)``, as the depthwise geometry gives.
@@ -63,7 +64,7 @@ class FusedSeparable2d(nn.Module):
 
     def __init__(
         self, dw_weight: torch.Tensor, dw_bias: torch.Tensor, pw_weight: torch.Tensor, pw_bias: torch.Tensor,
-        stride: Any, padding: PaddingArg, dilation: Any, act_dw: str, act_pw: str, matmul: str = "numpy",
+        stride: Any, padding: PaddingArg, dilation: Any, act_dw: str, act_pw: str, matmul: str = "torch",
     ) -> None:
         super().__init__()
         self.matmul = check_choice(matmul, MATMULS, "matmul")

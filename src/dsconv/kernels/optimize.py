@@ -17,13 +17,14 @@ Activations that can be fused: ``nn.ReLU``, ``nn.ReLU6``, ``nn.Hardtanh(0, 6)``.
 visited, so the result computes the same function as the original in eval mode (up to float rounding).
 The optimized copy is for inference: its parameters do not require gradients.
 
-Threads: the fused blocks alternate Numba's OpenMP pool (depthwise) and a BLAS pool (NumPy's by default,
-PyTorch's with ``matmul="torch"``). By
-default idle OpenMP workers spin, so on a machine with few cores each pool's spinning workers take the
-cores from the other; start Python with ``OMP_WAIT_POLICY=PASSIVE`` to avoid that (measured with
-``dsconv bench models --omp-wait-policy passive``). NumPy's OpenBLAS threads also spin after each product
-unless ``OPENBLAS_THREAD_TIMEOUT=4`` is set before NumPy loads; on 2 cores that made MobileNetV1 at batch 1
-faster (``benchmarks/NOTES.md``).
+Threads: the fused blocks alternate Numba's OpenMP pool (depthwise) and a BLAS pool for the pointwise
+product: PyTorch's (``torch.addmm``, the default) or NumPy's OpenBLAS (``matmul="numpy"``). Started with no
+thread settings, OpenBLAS's idle threads spin for about 0.1 s after each product and take the cores from the
+next block's Numba kernel: MobileNetV1 at batch 1 took about 150 ms per forward with ``matmul="numpy"``
+against about 13 ms with the default (``benchmarks/matmul_default.py``, which runs each variant in a fresh
+process under three thread settings). With ``OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4`` set before
+the libraries load, the two variants are within about 20% of each other (the default faster in that setting
+too); with ``OMP_WAIT_POLICY=PASSIVE`` alone the NumPy variant was the faster one.
 """
 
 from __future__ import annotations
@@ -201,16 +202,16 @@ def _channels_last_input(module: nn.Module, args: tuple) -> tuple:
     return args
 
 
-def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "numpy") -> nn.Module:
+def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "torch") -> nn.Module:
     """Return an inference-ready copy of ``model`` running separable blocks on the fused dsconv kernels.
 
     Args:
         model: any ``torch.nn.Module`` (the original is not modified).
         channels_last: move convolution weights and the input to ``channels_last`` (recommended: the fused
             blocks read and write that layout without copies).
-        matmul: the pointwise product of the fused blocks: ``"numpy"`` (NumPy's BLAS, then bias and
-            activation in one Numba pass; the faster one in ``benchmarks/RESULTS.md``) or ``"torch"``
-            (``torch.addmm``, PyTorch's thread pool).
+        matmul: the pointwise product of the fused blocks: ``"torch"`` (``torch.addmm`` in PyTorch's thread
+            pool; the default) or ``"numpy"`` (NumPy's BLAS, then bias and activation in one Numba pass; only
+            worth it with ``OMP_WAIT_POLICY=PASSIVE`` set, see "Threads" above).
 
     Returns:
         A deep copy in eval mode, with the rewrites listed in the module docstring. It computes the same

@@ -169,8 +169,9 @@ def backward_row(family: str, batch: int, c: int, size: int, stride: int, machin
 
 def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machine, *, repeats: int,
                   cache_bytes: int) -> Row:
-    """Time the fused block (dw+bias+ReLU -> pw+bias+ReLU; pointwise on NumPy's BLAS, the default, and on
-    torch.addmm as ``dsconv_torch_mm``) vs the unfused PyTorch sequence in both layouts."""
+    """Time the fused block (dw+bias+ReLU -> pw+bias+ReLU; pointwise on ``torch.addmm``, the default of
+    ``dsconv.optimize``, and on NumPy's BLAS as ``dsconv_numpy_blas``) vs the unfused PyTorch sequence in both
+    layouts."""
     import torch
     import torch.nn.functional as F
 
@@ -194,7 +195,7 @@ def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machin
         return lambda: F.relu(F.conv2d(F.relu(F.conv2d(xx, tdw, tb1, stride, 1, 1, c)), tpw, tb2))
 
     out_np = _memory.empty(out.shape, np.float32)
-    fns = {"dsconv": lambda: params.run(x_nhwc, out), "dsconv_torch_mm": lambda: params.run(x_nhwc, out_np, _torch_mm),
+    fns = {"dsconv": lambda: params.run(x_nhwc, out, _torch_mm), "dsconv_numpy_blas": lambda: params.run(x_nhwc, out_np),
            "torch_nchw": unfused(tx), "torch_cl": unfused(tx_cl)}
     with torch.inference_mode():
         times, best = median_and_best(fns, repeats=repeats)

@@ -86,13 +86,13 @@ def model_row(name: str, batch: int, resolution: int, width: float, *, repeats: 
     model = dsconv.create_model(name, width=width, resolution=resolution)
     calibrate_batch_norms(model, resolution)
     fast = dsconv.optimize(model)
-    fast_torch_mm = dsconv.optimize(model, matmul="torch")
+    fast_numpy_blas = dsconv.optimize(model, matmul="numpy")
     x = torch.randn(batch, 3, resolution, resolution)
     x_cl = x.contiguous(memory_format=torch.channels_last)
     model_cl = dsconv.create_model(name, width=width, resolution=resolution).eval()
     model_cl.load_state_dict(model.state_dict())
     model_cl = model_cl.to(memory_format=torch.channels_last)
-    fns = {"dsconv": lambda: fast(x), "dsconv_torch_mm": lambda: fast_torch_mm(x), "torch_eager": lambda: model(x),
+    fns = {"dsconv": lambda: fast(x), "dsconv_numpy_blas": lambda: fast_numpy_blas(x), "torch_eager": lambda: model(x),
            "torch_eager_cl": lambda: model_cl(x_cl)}
     with torch.inference_mode():
         y = model(x)
