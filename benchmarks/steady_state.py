@@ -70,8 +70,8 @@ def main() -> None:
         per_module(fast, x, args.rounds * args.calls)
         return
     with torch.inference_mode():
-        fast_mm = dsconv.optimize(model, matmul="torch")
-        fns = {"dsconv": lambda: fast(x), "dsconv_torch_mm": lambda: fast_mm(x), "torch_eager": lambda: model(x)}
+        fast_np = dsconv.optimize(model, matmul="numpy")
+        fns = {"dsconv": lambda: fast(x), "dsconv_numpy_blas": lambda: fast_np(x), "torch_eager": lambda: model(x)}
         if not args.no_onnx:
             fns["onnxruntime"] = _ort_session(model, x, args.threads)
         for f in fns.values():
@@ -91,7 +91,7 @@ def main() -> None:
         print(f"{args.model} N={args.batch} {name}: block medians (ms) {' '.join(f'{t * 1e3:.2f}' for t in v)}; "
               f"median {statistics.median(v) * 1e3:.2f}")
     if "onnxruntime" in blocks:
-        for name in ("dsconv", "dsconv_torch_mm"):
+        for name in ("dsconv", "dsconv_numpy_blas"):
             ratio = statistics.median(blocks["onnxruntime"]) / statistics.median(blocks[name])
             print(f"{name} speed relative to ONNX Runtime: {ratio:.2f}x")
 

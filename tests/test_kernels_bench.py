@@ -23,6 +23,7 @@ def test_machine_layers_models_quick(tmp_path, capsys):
     layers = json.loads((tmp_path / "results" / "layers.json").read_text())
     row = layers["rows"][0]
     assert set(row["times_s"]) == {"dsconv", "torch_nchw", "torch_cl", "onnxruntime"}
+    assert layers["launch_floor_s"] > 0
     assert set(row["speedup"]) == {"torch_nchw", "torch_cl", "onnxruntime"}
     for section in ("separable", "backward"):
         assert json.loads((tmp_path / "results" / f"{section}.json").read_text())["rows"]
@@ -37,6 +38,19 @@ def test_machine_layers_models_quick(tmp_path, capsys):
                     "## Depthwise 3x3 backward", "## Whole models", "## Scaling"):
         assert heading in text
     assert "threads 2" in text and "float32" in text and "allocator" in text
+    assert text.count("Launch floor in this run") == 3  # forward, fused block and backward sections
+
+
+def test_floor_line_counts_the_rows_no_single_call_can_bring_to_60_percent():
+    from dsconv.kernels.bench.report import floor_line
+
+    def row(roof_us, t_us):
+        return {"roof_s": roof_us * 1e-6, "pct_of_roof": {"dsconv": 100.0 * roof_us / t_us}}
+
+    # floor 10 us: roofs below 6 us are out of reach; of the other three, one is at >= 60%
+    rows = [row(1.0, 12.0), row(5.9, 12.0), row(6.0, 9.0), row(50.0, 200.0), row(50.0, 80.0)]
+    line = floor_line(rows, 10e-6)
+    assert "10.0 us" in line and "2 of 5 rows" in line and "of the other 3, 2 are at or above 60%" in line
 
 
 def test_bench_without_subcommand_prints_help(capsys):

@@ -74,9 +74,12 @@ def run_layers(out_dir: Path, *, quick: bool = False, backward: bool = False, ba
     from dsconv.kernels.bench import layers as L
     from dsconv.kernels.bench import report
 
+    from dsconv.kernels.bench.machine import launch_floor
+
     allocator = _setup(threads)
     machine = load_machine(out_dir, quick=quick)
     env = report.environment(threads, allocator)
+    floor = launch_floor(200 if quick else 2000)
     repeats = repeats or (3 if quick else 30)
     cache = 2 << 20
     dw_shapes = [("mobilenet_v1", s) for s in (L.QUICK_DEPTHWISE if quick else L.V1_DEPTHWISE)]
@@ -98,11 +101,11 @@ def run_layers(out_dir: Path, *, quick: bool = False, backward: bool = False, ba
                 progress(f"backward {family} N={batch} C={c} {size}x{size} s{stride}")
                 results["backward"].append(L.backward_row(family, batch, c, size, stride, machine, repeats=repeats,
                                                           cache_bytes=cache).to_dict())
-    _write_layer_sections(out_dir, results, env, machine)
+    _write_layer_sections(out_dir, results, env, machine, floor)
     return results
 
 
-def _write_layer_sections(out_dir: Path, results: dict, env: dict, machine) -> None:
+def _write_layer_sections(out_dir: Path, results: dict, env: dict, machine, floor_s: float) -> None:
     from dsconv.kernels.bench import report
 
     roof = (f"Roofline per row: max(bytes / bandwidth, FLOPs / peak) with the machine file's figures "
@@ -117,9 +120,9 @@ def _write_layer_sections(out_dir: Path, results: dict, env: dict, machine) -> N
             continue
         plot = report.plot_layers(rows, figures / f"{name}.png", titles[name])
         md = (f"## {titles[name]}\n\n{report.env_line(env)}{roof}"
-              + report.layer_table(rows, "Results (times are medians of interleaved rounds)")
+              + report.layer_table(rows, "Results (times are medians of interleaved rounds)", floor_s)
               + f"\n![{name}](figures/{plot.name})\n")
-        report.write_section(out_dir, name, md, {"env": env, "rows": rows})
+        report.write_section(out_dir, name, md, {"env": env, "launch_floor_s": floor_s, "rows": rows})
 
 
 DEFAULT_MODELS = ("mobilenet_v1", "mobilenet_v2", "perception_net")

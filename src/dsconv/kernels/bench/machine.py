@@ -25,6 +25,23 @@ def _copy(src, dst, reps):  # pragma: no cover
             dst[lo:hi] = src[lo:hi]
 
 
+@njit(parallel=True, cache=True, nogil=True)
+def _empty_region(a):  # pragma: no cover
+    """A parallel region with one trivial task per thread: what any parallel kernel call costs at least."""
+    for k in prange(a.shape[0]):
+        a[k] += 1.0
+
+
+def launch_floor(repeats: int = 2000) -> float:
+    """Median seconds of one call from Python of an empty Numba parallel region (one task per thread).
+
+    No parallel kernel call returns faster; it depends on the OpenMP wait policy in force (sleeping workers
+    must be woken), so it is measured in the same process as the timings it qualifies.
+    """
+    a = np.zeros(nb.get_num_threads())
+    return interleaved({"empty": lambda: _empty_region(a)}, repeats=repeats, warmup=20)["empty"]
+
+
 def copy_bandwidth(nbytes: int, repeats: int) -> float:
     """GB/s of a parallel copy of ``nbytes`` (counting read + write), median of ``repeats``."""
     n = max(1024, nbytes // 4)

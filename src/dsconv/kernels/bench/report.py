@@ -65,7 +65,7 @@ def _ms(t: float) -> str:
     return f"{t * 1e3:.3f}"
 
 
-def layer_table(rows: list[dict], title: str) -> str:
+def layer_table(rows: list[dict], title: str, launch_floor_s: float | None = None) -> str:
     """Markdown table of layer rows (time, GB/s, GFLOP/s, % of roof, speed-ups) with geometric means."""
     impls = list(rows[0]["times_s"]) if rows else []
     head = ["net", "N", "C", "C_out", "HxW", "s", *[f"{k} ms" for k in impls], "dsconv GB/s", "dsconv GFLOP/s",
@@ -85,7 +85,20 @@ def layer_table(rows: list[dict], title: str) -> str:
     lines.append("Geometric mean of dsconv's share of the roofline: "
                  f"**{geomean([r['pct_of_roof']['dsconv'] for r in rows]):.0f}%**; rows at or above 60%: "
                  f"{sum(r['pct_of_roof']['dsconv'] >= 60 for r in rows)} of {len(rows)}.")
+    if launch_floor_s is not None:
+        lines.append(floor_line(rows, launch_floor_s))
     return "\n".join(lines) + "\n"
+
+
+def floor_line(rows: list[dict], floor_s: float) -> str:
+    """Which rows no single parallel call can bring to 60% of the roof: those whose roofline time is below
+    60% of ``floor_s``, the time of an empty parallel call measured in the same run."""
+    out_of_reach = [r for r in rows if r["roof_s"] < 0.6 * floor_s]
+    rest = [r for r in rows if r["roof_s"] >= 0.6 * floor_s]
+    return (f"Launch floor in this run (an empty 2-thread Numba parallel call from Python, median): "
+            f"{floor_s * 1e6:.1f} us. {len(out_of_reach)} of {len(rows)} rows have a roofline time below 60% of it, "
+            f"so no implementation that makes one such call can reach 60% of their roof; of the other {len(rest)}, "
+            f"{sum(r['pct_of_roof']['dsconv'] >= 60 for r in rest)} are at or above 60%.")
 
 
 def model_table(rows: list[dict], title: str) -> str:
