@@ -21,7 +21,7 @@ SETTINGS = {
     "OMP_WAIT_POLICY=PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
     "OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4": {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"},
 }
-VARIANTS = ("torch", "numpy")
+VARIANTS = ("onednn", "torch", "numpy")
 
 CHILD = """
 import statistics, sys, time

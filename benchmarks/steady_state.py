@@ -53,9 +53,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--calls", type=int, default=10)
+    parser.add_argument("--matmul", nargs="+", default=["torch", "numpy"], choices=("torch", "numpy", "onednn"),
+                        help="dsconv.optimize variants to time (columns dsconv_<matmul>)")
     parser.add_argument("--no-onnx", action="store_true", help="leave ONNX Runtime out (no session in the process)")
     parser.add_argument("--per-module", action="store_true",
-                        help="only dsconv.optimize: median time of each leaf module (forward hooks), then exit")
+                        help="only dsconv.optimize (the first --matmul): median time of each leaf module "
+                             "(forward hooks), then exit")
     args = parser.parse_args()
     print(retain_freed_memory())
     torch.set_num_threads(args.threads)
@@ -64,14 +67,14 @@ def main() -> None:
     model = dsconv.create_model(args.model)
     calibrate_batch_norms(model, 224)
     model.eval()
-    fast = dsconv.optimize(model)
     x = torch.randn(args.batch, 3, 224, 224)
     if args.per_module:
-        per_module(fast, x, args.rounds * args.calls)
+        per_module(dsconv.optimize(model, matmul=args.matmul[0]), x, args.rounds * args.calls)
         return
     with torch.inference_mode():
-        fast_np = dsconv.optimize(model, matmul="numpy")
-        fns = {"dsconv": lambda: fast(x), "dsconv_numpy_blas": lambda: fast_np(x), "torch_eager": lambda: model(x)}
+        fns = {f"dsconv_{m}": dsconv.optimize(model, matmul=m) for m in args.matmul}
+        fns = {k: (lambda f=f: f(x)) for k, f in fns.items()}
+        fns["torch_eager"] = lambda: model(x)
         if not args.no_onnx:
             fns["onnxruntime"] = _ort_session(model, x, args.threads)
         for f in fns.values():
@@ -91,7 +94,7 @@ def main() -> None:
         print(f"{args.model} N={args.batch} {name}: block medians (ms) {' '.join(f'{t * 1e3:.2f}' for t in v)}; "
               f"median {statistics.median(v) * 1e3:.2f}")
     if "onnxruntime" in blocks:
-        for name in ("dsconv", "dsconv_numpy_blas"):
+        for name in (f"dsconv_{m}" for m in args.matmul):
             ratio = statistics.median(blocks["onnxruntime"]) / statistics.median(blocks[name])
             print(f"{name} speed relative to ONNX Runtime: {ratio:.2f}x")
 

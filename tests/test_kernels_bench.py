@@ -31,7 +31,7 @@ def test_machine_layers_models_quick(tmp_path, capsys):
     assert main(["bench", "models", "--quick", "--batch", "1", "--repeats", "1", "--no-onnx",
                  "--out-dir", str(tmp_path)]) == 0
     models = json.loads((tmp_path / "results" / "models.json").read_text())["rows"]
-    assert models[0]["max_abs_diff"] < 1e-3 and set(models[0]["times_s"]) == {"dsconv", "dsconv_numpy_blas", "torch_eager", "torch_eager_cl"}
+    assert models[0]["max_abs_diff"] < 1e-3 and set(models[0]["times_s"]) == {"dsconv", "dsconv_torch", "dsconv_numpy", "torch_eager", "torch_eager_cl"}
     assert (tmp_path / "figures" / "scaling.png").is_file()
     text = (tmp_path / "RESULTS.md").read_text()
     for heading in ("## Machine roofs", "## Depthwise 3x3 forward", "## Fused separable block",
@@ -93,7 +93,7 @@ def test_layers_only_one_section(tmp_path):
     assert main(["bench", "layers", "--quick", "--only", "separable", "--batch", "1", "--repeats", "1",
                  "--no-onnx", "--out-dir", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "results" / "separable.json").read_text())["rows"]
-    assert rows and set(rows[0]["times_s"]) == {"dsconv", "dsconv_numpy_blas", "torch_nchw", "torch_cl"}
+    assert rows and set(rows[0]["times_s"]) == {"dsconv", "dsconv_torch", "dsconv_numpy", "torch_nchw", "torch_cl"}
     assert not (tmp_path / "results" / "layers.json").exists()
     assert not (tmp_path / "results" / "backward.json").exists()
     assert "## Fused separable block" in (tmp_path / "RESULTS.md").read_text()
@@ -132,3 +132,17 @@ def test_calibrated_batch_norms_keep_activations_at_scale():
         calibrated = model.features(model.stem(x)).abs().mean()
     assert not model.training and fresh < 1e-3 < 0.05 < calibrated
     assert all(m.momentum == 0.1 for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_matmul_variants_name_the_default_dsconv_and_skip_what_is_missing():
+    from dsconv.kernels.bench.layers import matmul_variants
+
+    def without_onednn(m):
+        if m == "onednn":
+            raise ValueError("no oneDNN")
+        return "torch" if m == "auto" else m
+
+    matmuls = ("auto", "onednn", "torch", "numpy")
+    assert matmul_variants(matmuls, lambda m: "onednn" if m == "auto" else m) == [
+        ("dsconv", "onednn"), ("dsconv_torch", "torch"), ("dsconv_numpy", "numpy")]
+    assert matmul_variants(matmuls, without_onednn) == [("dsconv", "torch"), ("dsconv_numpy", "numpy")]

@@ -78,8 +78,8 @@ def test_separable_conv2d_layer_and_channels_first_option():
             torch.testing.assert_close(fast(x), block(x), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("matmul", ["torch", "numpy"])
-def test_float64_model_and_matmul_choice(matmul):
+@pytest.mark.parametrize("matmul", ["torch", "numpy", "onednn"])
+def test_float64_model_and_matmul_choice(matmul):  # oneDNN has no float64: that variant runs on torch.addmm
     model = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1, groups=3), nn.ReLU(), nn.Conv2d(3, 5, 1)).double().eval()
     fast = optimize(model, matmul=matmul)
     assert fast[0].matmul == matmul
@@ -91,5 +91,31 @@ def test_float64_model_and_matmul_choice(matmul):
 def test_rejects_non_modules_and_unknown_matmul():
     with pytest.raises(TypeError, match=r"`model` must be a torch.nn.Module. Received model of type dict"):
         optimize({})
-    with pytest.raises(ValueError, match=r"`matmul` must be one of 'torch', 'numpy'. Received matmul='mkl'"):
+    with pytest.raises(ValueError, match=r"`matmul` must be one of 'auto', 'onednn', 'torch', 'numpy'. Received matmul='mkl'"):
         optimize(nn.Identity(), matmul="mkl")
+
+
+@pytest.mark.parametrize("act", [nn.ReLU, nn.ReLU6, None])
+@pytest.mark.parametrize("stride, batch", [(1, 1), (2, 3)])
+def test_onednn_pointwise_matches_eager(act, stride, batch):
+    layers = [nn.Conv2d(6, 12, 3, stride=stride, padding=1, groups=6), nn.BatchNorm2d(12), nn.ReLU6(),
+              nn.Conv2d(12, 7, 1, bias=False), nn.BatchNorm2d(7)] + ([act()] if act else [])
+    model = _randomize_bn(nn.Sequential(*layers)).eval()
+    fast = optimize(model, matmul="onednn")
+    assert isinstance(fast[0], FusedSeparable2d) and fast[0].matmul == "onednn"
+    x = torch.randn(batch, 6, 11, 9)
+    with torch.no_grad():
+        y = fast(x)
+        torch.testing.assert_close(y, model(x), rtol=1e-4, atol=1e-4)
+        assert y.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(fast(x[:1]), model(x[:1]), rtol=1e-4, atol=1e-4)  # a second shape: new packing
+
+
+def test_onednn_unavailable_is_a_clear_error(monkeypatch):
+    import dsconv.kernels.modules as modules
+
+    monkeypatch.setattr(modules, "onednn_available", lambda: False)
+    model = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1, groups=3), nn.Conv2d(3, 4, 1)).eval()
+    with pytest.raises(ValueError, match=r"`matmul`='onednn' needs a PyTorch build with oneDNN"):
+        optimize(model, matmul="onednn")
+    assert optimize(model)[0].matmul == "torch"  # "auto" falls back without an error

@@ -120,6 +120,15 @@ class FusedSeparableParams:
     def out_channels(self) -> int:
         return self.pw_t.shape[1]
 
+    def depthwise(self, x: np.ndarray) -> np.ndarray:
+        """The depthwise stage alone (bias and activation applied) for the whole of channels-last ``x``
+        ``(N, H, W, C)``, as ``(N * H_out * W_out, C * M)`` rows: the operand of one pointwise product."""
+        p = self.problem
+        t = _memory.empty((p.batch, 1, p.out_size[1], p.out_size[2] * p.out_channels), self.w_cl.dtype)
+        _cl.forward_act(cl_input(x, p, self.w_cl.dtype), self.w_cl, self.dw_bias, t, p.stride, p.pads, p.dilation,
+                        _cl.ACT_CODES[self.act_dw])
+        return t.reshape(-1, p.out_channels)
+
     def run(self, x: np.ndarray, out: np.ndarray | None = None, matmul: MatMul | None = None) -> np.ndarray:
         """Fused forward of channels-last ``x`` ``(N, H, W, C)`` into ``out`` ``(N, H_out, W_out, C_out)``."""
         p = self.problem

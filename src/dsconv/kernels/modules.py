@@ -24,7 +24,26 @@ from dsconv.kernels.depthwise import cl_input, cl_weight, problem_for
 from dsconv.kernels.fused import FusedSeparableParams, _np_matmul
 
 _DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
-MATMULS = ("torch", "numpy")
+MATMULS = ("auto", "onednn", "torch", "numpy")
+# oneDNN post-ops for the pointwise activation (name, scalars)
+_ONEDNN_ACT = {"none": ("none", []), "relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0])}
+
+
+def onednn_available() -> bool:
+    """Whether this PyTorch build has oneDNN's CPU linear with fused post-ops (``matmul="onednn"``)."""
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+def resolve_matmul(matmul: str) -> str:
+    """Check ``matmul`` (one of :data:`MATMULS`) and resolve ``"auto"``: ``"onednn"`` where this PyTorch build
+    has it, else ``"torch"``."""
+    check_choice(matmul, MATMULS, "matmul")
+    if matmul == "auto":
+        return "onednn" if onednn_available() else "torch"
+    if matmul == "onednn" and not onednn_available():
+        raise ValueError("`matmul`='onednn' needs a PyTorch build with oneDNN (torch.backends.mkldnn); "
+                         "use 'torch' or 'numpy'")
+    return matmul
 
 
 def _nhwc(x: torch.Tensor) -> np.ndarray:
@@ -55,8 +74,13 @@ class FusedSeparable2d(nn.Module):
         pw_weight: ``(C_out, C * M, 1, 1)``; pw_bias: ``(C_out,)``.
         stride, padding, dilation: of the depthwise convolution (any padding form of the reference).
         act_dw, act_pw: ``"none"``, ``"relu"`` or ``"relu6"``.
-        matmul: ``"torch"`` (``torch.addmm``, PyTorch's BLAS and thread pool; the default) or ``"numpy"`` (NumPy's
-            BLAS, then bias and activation in one Numba pass; see :func:`dsconv.kernels.optimize.optimize`).
+        matmul: the pointwise product. ``"onednn"``: oneDNN's linear with the weight packed once and bias and
+            activation fused (float32 only; other dtypes use ``"torch"``); it cannot write into a slice of the
+            output, so it runs the depthwise stage on the whole input first and returns oneDNN's result.
+            ``"torch"`` (``torch.addmm`` then the activation, PyTorch's BLAS and thread pool) and ``"numpy"``
+            (NumPy's BLAS, then bias and activation in one Numba pass) run tile by tile into the output.
+            ``"auto"`` (the default): ``"onednn"`` where PyTorch has it, else ``"torch"``. The attribute
+            ``matmul`` holds the resolved choice. See :func:`dsconv.kernels.optimize.optimize` for measurements.
 
     Shape:
         ``(N, C, H, W)`` -> ``(N, C_out, H_out, W_out)``, as the depthwise geometry gives.
@@ -64,17 +88,17 @@ class FusedSeparable2d(nn.Module):
 
     def __init__(
         self, dw_weight: torch.Tensor, dw_bias: torch.Tensor, pw_weight: torch.Tensor, pw_bias: torch.Tensor,
-        stride: Any, padding: PaddingArg, dilation: Any, act_dw: str, act_pw: str, matmul: str = "torch",
+        stride: Any, padding: PaddingArg, dilation: Any, act_dw: str, act_pw: str, matmul: str = "auto",
     ) -> None:
         super().__init__()
-        self.matmul = check_choice(matmul, MATMULS, "matmul")
+        self.matmul = resolve_matmul(matmul)
         self.register_buffer("dw_weight", dw_weight.detach().clone())
         self.register_buffer("dw_bias", dw_bias.detach().clone())
         self.register_buffer("pw_weight", pw_weight.detach().clone())
         self.register_buffer("pw_bias", pw_bias.detach().clone())
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.act_dw, self.act_pw = act_dw, act_pw
-        self._cache: dict[tuple, FusedSeparableParams] = {}
+        self._cache: dict[tuple, Any] = {}  # prepared operands per input shape, packed oneDNN weights
 
     def extra_repr(self) -> str:
         c_out, cm = self.pw_weight.shape[:2]
@@ -91,10 +115,25 @@ class FusedSeparable2d(nn.Module):
             )
         return self._cache[key]
 
+    def _onednn_weight(self, rows: int) -> torch.Tensor:
+        """The pointwise weight packed by oneDNN for products with ``rows`` rows (cached per row count)."""
+        key = ("onednn", rows)
+        if key not in self._cache:
+            w = self.pw_weight.reshape(self.pw_weight.shape[0], -1).float().contiguous()
+            self._cache[key] = torch.ops.mkldnn._reorder_linear_weight(w, rows)
+        return self._cache[key]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = np.dtype(_DTYPES[x.dtype])
         params = self._params(tuple(x.shape), dtype)
-        return _to_tensor(params.run(_nhwc(x), matmul=_torch_mm if self.matmul == "torch" else _np_matmul))
+        if self.matmul == "onednn" and dtype == np.float32:
+            a = params.depthwise(_nhwc(x))  # (N * H_out * W_out, C * M)
+            attr, scalars = _ONEDNN_ACT[self.act_pw]
+            y = torch.ops.mkldnn._linear_pointwise(torch.from_numpy(a), self._onednn_weight(a.shape[0]),
+                                                    self.pw_bias.float(), attr, scalars, "")
+            p = params.problem
+            return y.reshape(p.batch, p.out_size[1], p.out_size[2], -1).permute(0, 3, 1, 2)
+        return _to_tensor(params.run(_nhwc(x), matmul=_np_matmul if self.matmul == "numpy" else _torch_mm))
 
 
 class KernelDepthwise2d(nn.Module):

@@ -17,14 +17,20 @@ Activations that can be fused: ``nn.ReLU``, ``nn.ReLU6``, ``nn.Hardtanh(0, 6)``.
 visited, so the result computes the same function as the original in eval mode (up to float rounding).
 The optimized copy is for inference: its parameters do not require gradients.
 
-Threads: the fused blocks alternate Numba's OpenMP pool (depthwise) and a BLAS pool for the pointwise
-product: PyTorch's (``torch.addmm``, the default) or NumPy's OpenBLAS (``matmul="numpy"``). Started with no
-thread settings, OpenBLAS's idle threads spin for about 0.1 s after each product and take the cores from the
-next block's Numba kernel: MobileNetV1 at batch 1 took about 150 ms per forward with ``matmul="numpy"``
-against about 13 ms with the default (``benchmarks/matmul_default.py``, which runs each variant in a fresh
-process under three thread settings). With ``OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4`` set before
-the libraries load, the two variants are within about 20% of each other (the default faster in that setting
-too); with ``OMP_WAIT_POLICY=PASSIVE`` alone the NumPy variant was the faster one.
+Pointwise product (``matmul``): by default (``"auto"``) oneDNN's linear through PyTorch, with the weight
+packed once and the bias and activation fused. It was the fastest of the three routines on every
+fused-block shape of ``benchmarks/RESULTS.md`` (and the tiled variants were not faster at batch 8 on this
+machine, whose 300 MiB L3 holds the whole depthwise output), so the default block runs the depthwise stage on
+the whole input and then one product. ``"torch"`` (``torch.addmm``) and ``"numpy"`` (NumPy's BLAS) run tile
+by tile, the depthwise output of one tile staying in cache.
+
+Threads: the blocks alternate Numba's OpenMP pool (depthwise) and PyTorch's (pointwise), or NumPy's OpenBLAS
+threads with ``matmul="numpy"``. Started with no thread settings, OpenBLAS's idle threads spin for about
+0.1 s after each product and take the cores from the next block's Numba kernel: MobileNetV1 at batch 1 took
+about 150 ms per forward with ``matmul="numpy"`` against about 13 ms with ``matmul="torch"``
+(``benchmarks/matmul_default.py``, each variant alone in a fresh process). ``OMP_WAIT_POLICY=PASSIVE
+OPENBLAS_THREAD_TIMEOUT=4``, set before the libraries load, removes that interference (see
+``benchmarks/NOTES.md``).
 """
 
 from __future__ import annotations
@@ -37,8 +43,7 @@ from torch import nn
 
 from dsconv.functional.shapes import normalize_padding
 from dsconv.kernels.fused import fold_batch_norm
-from dsconv._validation import check_choice
-from dsconv.kernels.modules import MATMULS, FusedSeparable2d, KernelDepthwise2d
+from dsconv.kernels.modules import FusedSeparable2d, KernelDepthwise2d, resolve_matmul
 
 _SEPARABLE_BLOCKS = ("SeparableConv2d", "DepthwiseSeparable")
 
@@ -202,16 +207,16 @@ def _channels_last_input(module: nn.Module, args: tuple) -> tuple:
     return args
 
 
-def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "torch") -> nn.Module:
+def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "auto") -> nn.Module:
     """Return an inference-ready copy of ``model`` running separable blocks on the fused dsconv kernels.
 
     Args:
         model: any ``torch.nn.Module`` (the original is not modified).
         channels_last: move convolution weights and the input to ``channels_last`` (recommended: the fused
             blocks read and write that layout without copies).
-        matmul: the pointwise product of the fused blocks: ``"torch"`` (``torch.addmm`` in PyTorch's thread
-            pool; the default) or ``"numpy"`` (NumPy's BLAS, then bias and activation in one Numba pass; only
-            worth it with ``OMP_WAIT_POLICY=PASSIVE`` set, see "Threads" above).
+        matmul: the pointwise product of the fused blocks: ``"auto"`` (the default: ``"onednn"`` where
+            PyTorch has oneDNN, else ``"torch"``), ``"onednn"``, ``"torch"`` or ``"numpy"`` (see above and
+            :class:`~dsconv.kernels.modules.FusedSeparable2d`).
 
     Returns:
         A deep copy in eval mode, with the rewrites listed in the module docstring. It computes the same
@@ -227,7 +232,7 @@ def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "tor
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"`model` must be a torch.nn.Module. Received model of type {type(model).__name__}")
-    check_choice(matmul, MATMULS, "matmul")
+    matmul = resolve_matmul(matmul)
     optimized = copy.deepcopy(model).eval()
     fused = _fuse_block(optimized, matmul)
     if fused is not None:

@@ -167,16 +167,30 @@ def backward_row(family: str, batch: int, c: int, size: int, stride: int, machin
                _roof(flops, nbytes, machine, cache_bytes), times, best)
 
 
+def matmul_variants(matmuls, resolve) -> list[tuple[str, str]]:
+    """``(column, matmul)`` for the default (``"dsconv"``) and every other available pointwise product
+    (``"dsconv_<matmul>"``); ``resolve`` maps ``"auto"`` to the default and rejects unavailable choices."""
+    default = resolve("auto")
+    out = [("dsconv", default)]
+    for m in matmuls:
+        if m in ("auto", default):
+            continue
+        try:
+            out.append((f"dsconv_{resolve(m)}", m))
+        except ValueError:  # not in this PyTorch build
+            continue
+    return out
+
+
 def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machine, *, repeats: int,
                   cache_bytes: int) -> Row:
-    """Time the fused block (dw+bias+ReLU -> pw+bias+ReLU; pointwise on ``torch.addmm``, the default of
-    ``dsconv.optimize``, and on NumPy's BLAS as ``dsconv_numpy_blas``) vs the unfused PyTorch sequence in both
-    layouts."""
+    """Time the fused block (dw+bias+ReLU -> pw+bias+ReLU, the module ``dsconv.optimize`` puts in a model) with
+    every pointwise product (``dsconv`` is the default, ``dsconv_<matmul>`` the others) vs the unfused PyTorch
+    sequence in both layouts."""
     import torch
     import torch.nn.functional as F
 
-    from dsconv.kernels.fused import FusedSeparableParams
-    from dsconv.kernels.modules import _torch_mm
+    from dsconv.kernels.modules import MATMULS, FusedSeparable2d, resolve_matmul
 
     ho = (size + 2 - 3) // stride + 1
     rng = np.random.default_rng(0)
@@ -184,22 +198,20 @@ def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machin
     dw = _memory.copy(rng.standard_normal((c, 1, 3, 3), dtype=np.float32))
     pw = _memory.copy(rng.standard_normal((c_out, c, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c)))
     b1, b2 = _memory.copy(rng.standard_normal(c, dtype=np.float32)), _memory.copy(rng.standard_normal(c_out, dtype=np.float32))
-    params = FusedSeparableParams.prepare((batch, size, size, c), dw, pw, b1, b2, stride, 1, 1,
-                                          act_dw="relu", act_pw="relu", dtype=np.float32)
-    x_nhwc = _memory.copy(x.transpose(0, 2, 3, 1))
-    out = _memory.empty((batch, ho, ho, c_out), np.float32)
     tx, tdw, tpw, tb1, tb2 = (torch.from_numpy(a) for a in (x, dw, pw, b1, b2))
-    tx_cl = tx.contiguous(memory_format=torch.channels_last)
+    tx_cl = torch.from_numpy(_memory.copy(x.transpose(0, 2, 3, 1))).permute(0, 3, 1, 2)  # channels_last, aligned
 
     def unfused(xx):
         return lambda: F.relu(F.conv2d(F.relu(F.conv2d(xx, tdw, tb1, stride, 1, 1, c)), tpw, tb2))
 
-    out_np = _memory.empty(out.shape, np.float32)
-    fns = {"dsconv": lambda: params.run(x_nhwc, out, _torch_mm), "dsconv_numpy_blas": lambda: params.run(x_nhwc, out_np),
-           "torch_nchw": unfused(tx), "torch_cl": unfused(tx_cl)}
+    fns = {}
+    for name, m in matmul_variants(MATMULS, resolve_matmul):
+        block = FusedSeparable2d(tdw, tb1, tpw, tb2, stride, 1, 1, "relu", "relu", matmul=m)
+        fns[name] = lambda block=block: block(tx_cl)
+    fns.update(torch_nchw=unfused(tx), torch_cl=unfused(tx_cl))
     with torch.inference_mode():
         times, best = median_and_best(fns, repeats=repeats)
     flops = 2 * batch * ho * ho * c * (9 + c_out)
-    nbytes = 4 * (x.size + out.size + dw.size + pw.size)
+    nbytes = 4 * (x.size + batch * ho * ho * c_out + dw.size + pw.size)
     return Row("separable", "mobilenet_v1", batch, c, size, stride, c_out, flops, nbytes,
                _roof(flops, nbytes, machine, cache_bytes), times, best)

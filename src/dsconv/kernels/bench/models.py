@@ -85,15 +85,19 @@ def model_row(name: str, batch: int, resolution: int, width: float, *, repeats: 
     torch.manual_seed(0)
     model = dsconv.create_model(name, width=width, resolution=resolution)
     calibrate_batch_norms(model, resolution)
+    from dsconv.kernels.bench.layers import matmul_variants
+    from dsconv.kernels.modules import MATMULS, resolve_matmul
+
     fast = dsconv.optimize(model)
-    fast_numpy_blas = dsconv.optimize(model, matmul="numpy")
     x = torch.randn(batch, 3, resolution, resolution)
     x_cl = x.contiguous(memory_format=torch.channels_last)
     model_cl = dsconv.create_model(name, width=width, resolution=resolution).eval()
     model_cl.load_state_dict(model.state_dict())
     model_cl = model_cl.to(memory_format=torch.channels_last)
-    fns = {"dsconv": lambda: fast(x), "dsconv_numpy_blas": lambda: fast_numpy_blas(x), "torch_eager": lambda: model(x),
-           "torch_eager_cl": lambda: model_cl(x_cl)}
+    fns = {"dsconv": lambda: fast(x)}
+    for column, m in matmul_variants(MATMULS, resolve_matmul)[1:]:
+        fns[column] = lambda f=dsconv.optimize(model, matmul=m): f(x)
+    fns.update(torch_eager=lambda: model(x), torch_eager_cl=lambda: model_cl(x_cl))
     with torch.inference_mode():
         y = model(x)
         diff, scale = float((fast(x) - y).abs().max()), float(y.abs().max())
