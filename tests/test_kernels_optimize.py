@@ -119,3 +119,52 @@ def test_onednn_unavailable_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match=r"`matmul`='onednn' needs a PyTorch build with oneDNN"):
         optimize(model, matmul="onednn")
     assert optimize(model)[0].matmul == "torch"  # "auto" falls back without an error
+
+
+@pytest.mark.parametrize("act", ["none", "relu", "relu6"])
+@pytest.mark.parametrize("kernel, stride, padding, dilation, groups", [
+    (3, 2, 1, 1, 1), (1, 1, 0, 1, 1), (1, 2, 0, 1, 1), (3, 1, 2, 2, 1), (3, 1, 1, 1, 2), (5, 1, (2, 1), 1, 1)])
+def test_conv_act_matches_conv_then_activation(act, kernel, stride, padding, dilation, groups):
+    from dsconv.kernels.modules import ConvAct2d
+
+    torch.manual_seed(0)
+    conv = nn.Conv2d(4, 6, kernel, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    block = ConvAct2d(conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, groups, act)
+    assert block.pointwise == (kernel == 1 and stride == 1 and groups == 1)
+    with torch.no_grad():
+        for x in (torch.randn(2, 4, 11, 9) * 4, torch.randn(1, 4, 8, 8).contiguous(memory_format=torch.channels_last)):
+            ref = conv(x)
+            ref = ref.relu() if act == "relu" else ref.clamp(0, 6) if act == "relu6" else ref
+            y = block(x)
+            torch.testing.assert_close(y, ref, rtol=1e-4, atol=1e-4)
+            assert y.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(block(x.double()), ref.double(), rtol=1e-4, atol=1e-4)  # float64: F.conv2d
+
+
+def test_optimize_puts_other_convolutions_on_onednn_only_when_it_is_in_use():
+    from dsconv.kernels.modules import ConvAct2d
+
+    model = _randomize_bn(nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU6(),
+        dnn.PointwiseConv2d(8, 12), nn.BatchNorm2d(12), nn.ReLU(),
+        nn.Conv2d(12, 12, 3, padding="same"),  # string padding: left to the BN-folding path
+    )).eval()
+    fast = optimize(model)
+    kinds = [type(m).__name__ for m in fast]
+    assert kinds[0] == "ConvAct2d" and kinds[3] == "ConvAct2d" and kinds[6] == "Conv2d"
+    assert fast[0].act == "relu6" and fast[3].act == "relu" and fast[3].pointwise
+    assert not any(isinstance(m, ConvAct2d) for m in optimize(model, matmul="torch").modules())
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_conv_act_rejects_unknown_activation_and_missing_onednn(monkeypatch):
+    import dsconv.kernels.modules as modules
+
+    w, b = torch.zeros(2, 2, 1, 1), torch.zeros(2)
+    with pytest.raises(ValueError, match=r"`act` must be one of 'none', 'relu', 'relu6'. Received act='gelu'"):
+        modules.ConvAct2d(w, b, (1, 1), (0, 0), (1, 1), 1, "gelu")
+    monkeypatch.setattr(modules, "onednn_available", lambda: False)
+    with pytest.raises(ValueError, match="ConvAct2d needs a PyTorch build with oneDNN"):
+        modules.ConvAct2d(w, b, (1, 1), (0, 0), (1, 1), 1, "relu")

@@ -2,9 +2,10 @@
 
 - :class:`FusedSeparable2d`: depthwise (+ folded BN) -> activation -> pointwise (+ folded BN) -> activation,
   computed tile by tile by :class:`dsconv.kernels.fused.FusedSeparableParams`;
-- :class:`KernelDepthwise2d`: a depthwise convolution (+ folded BN) -> activation on the Numba kernel.
+- :class:`KernelDepthwise2d`: a depthwise convolution (+ folded BN) -> activation on the Numba kernel;
+- :class:`ConvAct2d`: any other convolution (+ folded BN) -> activation on oneDNN, weight packed once.
 
-Both take and return ``(N, C, H, W)`` tensors and work in place on ``channels_last`` memory (a
+All take and return ``(N, C, H, W)`` tensors and work in place on ``channels_last`` memory (a
 ``channels_last`` input is read without a copy and the result is ``channels_last``); other inputs are
 converted. They are inference-only: the result carries no gradient.
 """
@@ -169,3 +170,62 @@ class KernelDepthwise2d(nn.Module):
         out = _memory.empty((p.batch, 1, p.out_size[1], p.out_size[2] * p.out_channels), dtype)
         _cl.forward_act(cl_input(_nhwc(x), p, dtype), w_cl, b, out, p.stride, p.pads, p.dilation, _cl.ACT_CODES[self.act])
         return _to_tensor(out.reshape(p.batch, p.out_size[1], p.out_size[2], p.out_channels))
+
+
+class ConvAct2d(nn.Module):
+    """Inference convolution (+ folded BN) -> activation on oneDNN through PyTorch, weight packed once per
+    input shape and the bias and activation fused into the product (what ``dsconv.optimize`` makes of the
+    non-separable convolutions, e.g. a stem or an expansion 1x1 convolution, when oneDNN is in use).
+
+    A 1x1 convolution with stride 1 and no padding runs as oneDNN's linear on the ``channels_last`` rows (no
+    copy); any other convolution as oneDNN's convolution. float64 inputs run ``F.conv2d`` then the activation.
+
+    Args:
+        weight: ``(C_out, C_in / groups, k_h, k_w)``; bias: ``(C_out,)`` (folded batch norm).
+        stride, padding, dilation: int pairs, as ``nn.Conv2d`` keeps them (symmetric zero padding).
+        groups: as in ``nn.Conv2d``.
+        act: ``"none"``, ``"relu"`` or ``"relu6"``.
+
+    Shape:
+        ``(N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``, ``channels_last``.
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, stride: tuple[int, int], padding: tuple[int, int],
+                 dilation: tuple[int, int], groups: int, act: str) -> None:
+        super().__init__()
+        check_choice(act, tuple(_ONEDNN_ACT), "act")
+        if not onednn_available():
+            raise ValueError("ConvAct2d needs a PyTorch build with oneDNN (torch.backends.mkldnn)")
+        self.register_buffer("weight", weight.detach().clone())
+        self.register_buffer("bias", bias.detach().clone())
+        self.stride, self.padding, self.dilation = list(stride), list(padding), list(dilation)
+        self.groups, self.act = groups, act
+        self.pointwise = (tuple(weight.shape[2:]) == (1, 1) and self.stride == [1, 1] and self.padding == [0, 0]
+                          and groups == 1)
+        self._packed: dict[tuple, torch.Tensor] = {}
+
+    def extra_repr(self) -> str:
+        c_out, c_in = self.weight.shape[:2]
+        return (f"{c_in * self.groups} -> {c_out}, kernel={tuple(self.weight.shape[2:])}, stride={tuple(self.stride)}, "
+                f"act={self.act}{', pointwise' if self.pointwise else ''}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        attr, scalars = _ONEDNN_ACT[self.act]
+        if x.dtype != torch.float32:
+            y = torch.nn.functional.conv2d(x, self.weight.to(x.dtype), self.bias.to(x.dtype), self.stride, self.padding,
+                                           self.dilation, self.groups)
+            return y.relu_() if self.act == "relu" else y.clamp_(0.0, 6.0) if self.act == "relu6" else y
+        key = tuple(x.shape)
+        if self.pointwise:
+            n, c, h, w = x.shape
+            rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view for channels_last input
+            if key not in self._packed:
+                self._packed[key] = torch.ops.mkldnn._reorder_linear_weight(self.weight.reshape(-1, c).float(), n * h * w)
+            y = torch.ops.mkldnn._linear_pointwise(rows, self._packed[key], self.bias.float(), attr, scalars, "")
+            return y.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+        if key not in self._packed:
+            self._packed[key] = torch.ops.mkldnn._reorder_convolution_weight(
+                self.weight.float(), self.padding, self.stride, self.dilation, self.groups, list(key))
+        x = x.contiguous(memory_format=torch.channels_last)
+        return torch.ops.mkldnn._convolution_pointwise(x, self._packed[key], self.bias.float(), self.padding, self.stride,
+                                                       self.dilation, self.groups, attr, scalars, "")

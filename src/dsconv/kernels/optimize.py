@@ -8,7 +8,10 @@ What it does, on a deep copy of the model in eval mode:
    :class:`~dsconv.kernels.modules.FusedSeparable2d` with the batch norms folded in.
 2. **Remaining depthwise convolutions** (``depthwise -> [BN] -> [act]`` in a Sequential) run on the Numba
    kernel (:class:`~dsconv.kernels.modules.KernelDepthwise2d`).
-3. **Batch-norm folding** for every other ``Conv2d -> BatchNorm2d`` pair of consecutive Sequential children.
+3. **Other convolutions**: with oneDNN in use (``matmul`` ``"auto"`` or ``"onednn"``), every other
+   ``Conv2d -> [BN] -> [act]`` run of Sequential children (integer zero padding) becomes a
+   :class:`~dsconv.kernels.modules.ConvAct2d`: oneDNN with the weight packed once and the batch norm and
+   activation fused. Otherwise batch norms are folded into the ``Conv2d`` of each ``Conv2d -> BatchNorm2d`` pair.
 4. **Layout**: convolution weights and the model input are moved to ``channels_last``, the layout in which
    the fused blocks read and write without copies.
 
@@ -43,7 +46,7 @@ from torch import nn
 
 from dsconv.functional.shapes import normalize_padding
 from dsconv.kernels.fused import fold_batch_norm
-from dsconv.kernels.modules import FusedSeparable2d, KernelDepthwise2d, resolve_matmul
+from dsconv.kernels.modules import ConvAct2d, FusedSeparable2d, KernelDepthwise2d, resolve_matmul
 
 _SEPARABLE_BLOCKS = ("SeparableConv2d", "DepthwiseSeparable")
 
@@ -171,6 +174,8 @@ def _rewrite_sequential(seq: nn.Sequential, matmul: str) -> None:
     i = 0
     while i < len(children):
         replacement, end = _match(children, i, matmul)
+        if replacement is None and matmul == "onednn":
+            replacement, end = _match_conv(children, i)
         if replacement is None and isinstance(children[i], nn.Conv2d) and i + 1 < len(children) and _is_foldable_bn(children[i + 1]):
             replacement, end = _fold_conv(children[i], children[i + 1]), i + 2
         if replacement is None:
@@ -180,6 +185,22 @@ def _rewrite_sequential(seq: nn.Sequential, matmul: str) -> None:
         for k in range(i + 1, end):
             seq._modules[names[k]] = nn.Identity()
         i = end
+
+
+def _match_conv(chain: list[nn.Module], start: int) -> tuple[nn.Module | None, int]:
+    """Match ``conv [bn] [act]`` for a zero-padded 2-D convolution with integer padding (or a
+    ``dsconv.nn.PointwiseConv2d``): a :class:`ConvAct2d`."""
+    conv = chain[start]
+    if type(conv).__name__ == "PointwiseConv2d":
+        geometry = ((1, 1), (0, 0), (1, 1), 1)
+    elif isinstance(conv, nn.Conv2d) and conv.padding_mode == "zeros" and isinstance(conv.padding, tuple):
+        geometry = (conv.stride, conv.padding, conv.dilation, conv.groups)
+    else:
+        return None, start
+    bn, i = _take(chain, start + 1, _is_foldable_bn)
+    act, i = _take(chain, i, lambda m: _act_name(m) not in (None, "none"))
+    w, b = _folded(conv, bn)
+    return ConvAct2d(w, b, *geometry, "none" if act is None else _act_name(act)), i
 
 
 def _fold_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
