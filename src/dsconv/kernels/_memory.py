@@ -14,6 +14,8 @@ passes that need no copy are used as they are.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 ALIGN = 64
@@ -23,7 +25,7 @@ def empty(shape: int | tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
     """Uninitialised C-contiguous array of ``shape`` whose data starts on a 64-byte boundary."""
     dtype = np.dtype(dtype)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
     buf = np.empty(nbytes + ALIGN, np.uint8)
     start = -buf.ctypes.data % ALIGN
     return buf[start:start + nbytes].view(dtype).reshape(shape)
