@@ -53,7 +53,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--calls", type=int, default=10)
-    parser.add_argument("--matmul", nargs="+", default=["torch", "numpy"], choices=("torch", "numpy", "onednn"),
+    parser.add_argument("--matmul", nargs="+", default=["auto", "torch", "numpy"],
+                        choices=("auto", "onednn", "torch", "numpy"),
                         help="dsconv.optimize variants to time (columns dsconv_<matmul>)")
     parser.add_argument("--no-onnx", action="store_true", help="leave ONNX Runtime out (no session in the process)")
     parser.add_argument("--per-module", action="store_true",

@@ -272,9 +272,10 @@ def forward_act(x, w, b, out, stride, pads, dilation, act):  # pragma: no cover
                     continue
                 xb = U(((n * D + idd) * H + ih) * WC)
                 wb = U((i_d * kh + i_h) * kwC)
-                for ow in range(Wo):
-                    if ow < lo or ow >= hi:
-                        _pixel_border(of, ob + U(ow * C), xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw)
+                for ow in range(lo):  # border pixels only: the interior is done by the row loops
+                    _pixel_border(of, ob + U(ow * C), xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw)
+                for ow in range(hi, Wo):
+                    _pixel_border(of, ob + U(ow * C), xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw)
                 if not full3:
                     _row_interior(of, ob, xf, xb, wf, wb, C, lo, hi, kw, sw, dw, pw)
         _clamp_row(of, ob, WoC, act)
