@@ -1,5 +1,7 @@
-"""Time the stages of the fused separable block on the MobileNetV1 shapes (batch 1): the whole block, the
-depthwise kernel, NumPy's BLAS product, the bias + activation pass, and ``torch.addmm`` on the same operands.
+"""Time the stages of the fused separable block on the MobileNetV1 shapes (batch 1): the whole block with
+NumPy's BLAS (as ``FusedSeparableParams.run`` picks its thread count, then forced to all BLAS threads and to
+one), the depthwise kernel, NumPy's BLAS product, the bias + activation pass, and ``torch.addmm`` on the same
+operands. Run it with and without ``OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4``:
 
     OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4 .venv/bin/python benchmarks/fused_stages.py [--batch N]
 """
@@ -7,27 +9,37 @@ depthwise kernel, NumPy's BLAS product, the bias + activation pass, and ``torch.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numba
 import numpy as np
 import torch
 
 from dsconv.kernels import _cl
+from dsconv.kernels._blas import _numpy_openblas
 from dsconv.kernels.bench.layers import V1_SEPARABLE
+from dsconv.kernels.bench.timing import consecutive_median
 from dsconv.kernels.fused import FusedSeparableParams
 
 
 def _ms(f, reps: int = 30) -> float:
-    f()
-    f()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
+    return consecutive_median(f, calls=reps) * 1e3
+
+
+def _two_threads(a, b, bias, out, act) -> None:
+    """The NumPy product on all of OpenBLAS's threads, whatever the environment."""
+    np.dot(a, b, out=out)
+    _cl.bias_act(out, bias, act, True)
+
+
+def _one_thread(a, b, bias, out, act) -> None:
+    """The NumPy product on one OpenBLAS thread, whatever the environment (set and restored as
+    ``dsconv.kernels._blas`` does it)."""
+    lib = _numpy_openblas()
+    threads = lib.get_num_threads()
+    lib.set_num_threads(1)
+    np.dot(a, b, out=out)
+    lib.set_num_threads(threads)
+    _cl.bias_act(out, bias, act, True)
 
 
 def main() -> None:
@@ -54,6 +66,8 @@ def main() -> None:
         at, bt, ot, bias = (torch.from_numpy(v) for v in (a, prm.pw_t, o, prm.pw_bias))
         row = {
             "fused": _ms(lambda: prm.run(x, out)),
+            "fused_2_blas_threads": _ms(lambda: prm.run(x, out, _two_threads)),
+            "fused_1_blas_thread": _ms(lambda: prm.run(x, out, _one_thread)),
             "depthwise": _ms(lambda: _cl.forward_act(x_cl, prm.w_cl, prm.dw_bias, tile, (1, s, s), (0, 1, 1), (1, 1, 1), 1)),
             "np.dot": _ms(lambda: np.dot(a, prm.pw_t, out=o)),
             "bias_act": _ms(lambda: _cl.bias_act(o, prm.pw_bias, 1, True)),

@@ -11,12 +11,12 @@ The last two are private PyTorch operators, tried here as candidates for the fus
 
 from __future__ import annotations
 
-import statistics
-import time
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
+
+from dsconv.kernels.bench.timing import consecutive_median
 
 # (pixels, C_in, C_out, times the model runs it)
 SHAPES = ((12544, 32, 64, 1), (3136, 64, 128, 1), (3136, 128, 128, 1), (784, 128, 256, 1), (784, 256, 256, 1),
@@ -24,14 +24,7 @@ SHAPES = ((12544, 32, 64, 1), (3136, 64, 128, 1), (3136, 128, 128, 1), (784, 128
 
 
 def _us(f, calls: int = 40) -> float:
-    for _ in range(5):
-        f()
-    ts = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e6
+    return consecutive_median(f, calls=calls, warmup=5) * 1e6
 
 
 def main() -> None:

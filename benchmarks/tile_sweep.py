@@ -10,8 +10,6 @@ the depthwise stage on the whole batch and then one oneDNN product. Medians of c
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numba
 import numpy as np
@@ -19,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from dsconv.kernels import _memory
+from dsconv.kernels.bench.timing import consecutive_median
 from dsconv.kernels.fused import FusedSeparableParams
 from dsconv.kernels.modules import FusedSeparable2d, _torch_mm
 
@@ -27,14 +26,7 @@ TILES = (256 << 10, 1 << 20, 4 << 20, 16 << 20)
 
 
 def _ms(f, reps: int = 15) -> float:
-    f()
-    f()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
+    return consecutive_median(f, calls=reps) * 1e3
 
 
 def main() -> None:

@@ -93,8 +93,7 @@ def test_stride1_blocked_rows_match_reference(width, rng):
 
 def test_optimize_defaults_to_onednn_for_the_pointwise_product():
     # the default follows benchmarks/RESULTS.md: oneDNN's linear was the fastest pointwise product on every
-    # fused-block shape; with no thread settings the NumPy variant was about 10x slower on MobileNetV1
-    # (benchmarks/matmul_default.py)
+    # fused-block shape, and the fastest on MobileNetV1 under every thread setting (benchmarks/matmul_default.py)
     import torch
     from torch import nn
 

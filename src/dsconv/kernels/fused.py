@@ -5,7 +5,8 @@ A band of output rows of the depthwise convolution (or several whole images, whe
 the channels-last Numba kernel into a reused tile (``tile_bytes``, sized to stay in cache), each row clamped
 by the depthwise activation as it is written, and multiplied by the pointwise weight with one matrix product
 (BLAS ``np.dot`` followed by one parallel bias + activation pass, or any ``matmul`` the caller passes, e.g.
-``torch.addmm`` on shared memory) straight into the output rows. Batch norms are folded into the weights and
+``torch.addmm`` on shared memory) straight into the output rows. NumPy's product runs on one BLAS thread
+unless ``OPENBLAS_THREAD_TIMEOUT`` makes idle BLAS threads sleep (:mod:`dsconv.kernels._blas`). Batch norms are folded into the weights and
 biases beforehand (:func:`fold_batch_norm`); :mod:`dsconv.kernels.optimize` does that for whole models.
 
 The result equals the unfused composition ``act_pw(pointwise(act_dw(depthwise(x))))`` (the reference
@@ -24,6 +25,7 @@ from dsconv.functional import _core
 from dsconv.functional._core import DataFormat, IntOrTuple
 from dsconv.functional.shapes import PaddingArg
 from dsconv.kernels import _cl, _memory
+from dsconv.kernels._blas import blas_for_fused_products
 from dsconv.kernels.depthwise import Problem, _prepare, cl_input, cl_weight, compute_dtype, problem_for
 
 ACTIVATIONS = ("none", "relu", "relu6")
@@ -154,8 +156,10 @@ class FusedSeparableParams:
 
 
 def _np_matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray, out: np.ndarray, act: int) -> None:
-    """``out = act(a @ b + bias)``: NumPy's BLAS, then bias and activation in one parallel pass."""
-    np.dot(a, b, out=out)
+    """``out = act(a @ b + bias)``: NumPy's BLAS (one thread where idle BLAS threads would spin, see
+    :mod:`dsconv.kernels._blas`), then bias and activation in one parallel pass."""
+    with blas_for_fused_products():
+        np.dot(a, b, out=out)
     _cl.bias_act(out, bias, act, True)
 
 

@@ -27,13 +27,13 @@ machine, whose 300 MiB L3 holds the whole depthwise output), so the default bloc
 the whole input and then one product. ``"torch"`` (``torch.addmm``) and ``"numpy"`` (NumPy's BLAS) run tile
 by tile, the depthwise output of one tile staying in cache.
 
-Threads: the blocks alternate Numba's OpenMP pool (depthwise) and PyTorch's (pointwise), or NumPy's OpenBLAS
-threads with ``matmul="numpy"``. Started with no thread settings, OpenBLAS's idle threads spin for about
-0.1 s after each product and take the cores from the next block's Numba kernel: MobileNetV1 at batch 1 took
-about 150 ms per forward with ``matmul="numpy"`` against about 13 ms with ``matmul="torch"``
-(``benchmarks/matmul_default.py``, each variant alone in a fresh process). ``OMP_WAIT_POLICY=PASSIVE
-OPENBLAS_THREAD_TIMEOUT=4``, set before the libraries load, removes that interference (see
-``benchmarks/NOTES.md``).
+Threads: Numba's kernels and PyTorch's operators share one OpenMP pool here (``benchmarks/NOTES.md``);
+``matmul="numpy"`` adds NumPy's OpenBLAS threads, which by default spin for about 0.1 s after each product
+and take the cores from the next block's Numba kernel. That variant therefore multiplies on one BLAS thread
+unless ``OPENBLAS_THREAD_TIMEOUT`` (at most 8) makes idle BLAS threads sleep (:mod:`dsconv.kernels._blas`):
+with no thread settings MobileNetV1 at batch 1 took 18.1 ms with it, against 171 ms before that change,
+10.9 ms with the default and 11.7 ms with ``"torch"`` (``benchmarks/matmul_default.py``, each variant alone in
+a fresh process).
 """
 
 from __future__ import annotations

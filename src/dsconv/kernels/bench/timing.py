@@ -66,3 +66,16 @@ def samples(fns: dict[str, Callable[[], object]], *, repeats: int, warmup: int =
             fns[name]()
             out[name].append(time.perf_counter() - t0)
     return out
+
+
+def consecutive_median(fn: Callable[[], object], *, calls: int = 30, warmup: int = 2) -> float:
+    """Median seconds per call over ``calls`` consecutive calls of ``fn`` after ``warmup`` untimed ones (the
+    steady state of one implementation alone, caches warm; what the scripts in ``benchmarks/`` use)."""
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
