@@ -168,3 +168,29 @@ def test_conv_act_rejects_unknown_activation_and_missing_onednn(monkeypatch):
     monkeypatch.setattr(modules, "onednn_available", lambda: False)
     with pytest.raises(ValueError, match="ConvAct2d needs a PyTorch build with oneDNN"):
         modules.ConvAct2d(w, b, (1, 1), (0, 0), (1, 1), 1, "relu")
+
+
+@pytest.mark.parametrize("matmul", ["auto", "torch", "numpy"])
+def test_optimized_model_can_be_copied_and_pickled_after_running(matmul):
+    import copy
+    import io
+
+    model = _randomize_bn(dsconv.create_model("mobilenet_v2", width=0.25, num_classes=5)).eval()
+    fast = optimize(model, matmul=matmul)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        y = fast(x)  # fills the caches (packed oneDNN weights have no storage to copy)
+        buf = io.BytesIO()
+        torch.save(fast, buf)
+        buf.seek(0)
+        for other in (copy.deepcopy(fast), torch.load(buf, weights_only=False)):
+            torch.testing.assert_close(other(x), y)
+    assert all(not m._cache for m in copy.deepcopy(fast).modules() if hasattr(m, "_cache"))
+
+
+def test_conv_act_rejects_a_wrong_input_shape():
+    from dsconv.kernels.modules import ConvAct2d
+
+    block = ConvAct2d(torch.zeros(6, 4, 3, 3), torch.zeros(6), (1, 1), (1, 1), (1, 1), 1, "relu")
+    with pytest.raises(ValueError, match=r"`x` must have shape \(N, 4, H, W\). Received x.shape=\(1, 3, 8, 8\)"):
+        block(torch.zeros(1, 3, 8, 8))

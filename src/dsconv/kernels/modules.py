@@ -67,7 +67,22 @@ def _torch_mm(a: np.ndarray, b: np.ndarray, bias: np.ndarray, out: np.ndarray, a
         t.clamp_(0.0, 6.0)
 
 
-class FusedSeparable2d(nn.Module):
+class _PreparedOperands(nn.Module):
+    """A module that prepares operands per input shape on first use (kernel layouts, oneDNN-packed weights) and
+    keeps them in ``self._cache``. Copies and pickles leave the cache out: packed oneDNN tensors have no storage
+    to copy, and the copy prepares its own on first use."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache: dict[tuple, Any] = {}
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state
+
+
+class FusedSeparable2d(_PreparedOperands):
     """Fused inference separable block; weights are folded copies, not parameters.
 
     Args:
@@ -99,7 +114,6 @@ class FusedSeparable2d(nn.Module):
         self.register_buffer("pw_bias", pw_bias.detach().clone())
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.act_dw, self.act_pw = act_dw, act_pw
-        self._cache: dict[tuple, Any] = {}  # prepared operands per input shape, packed oneDNN weights
 
     def extra_repr(self) -> str:
         c_out, cm = self.pw_weight.shape[:2]
@@ -137,7 +151,7 @@ class FusedSeparable2d(nn.Module):
         return _to_tensor(params.run(_nhwc(x), matmul=_np_matmul if self.matmul == "numpy" else _torch_mm))
 
 
-class KernelDepthwise2d(nn.Module):
+class KernelDepthwise2d(_PreparedOperands):
     """Inference depthwise convolution (+ folded BN) -> activation on the channels-last Numba kernel.
 
     Args:
@@ -155,7 +169,6 @@ class KernelDepthwise2d(nn.Module):
         self.register_buffer("bias", bias.detach().clone())
         self.stride, self.padding, self.dilation, self.act = stride, padding, dilation, act
         normalize_padding(padding, 2)
-        self._cache: dict[tuple, tuple] = {}
 
     def extra_repr(self) -> str:
         return f"{self.weight.shape[0]}, kernel={tuple(self.weight.shape[2:])}, stride={self.stride}, act={self.act}"
@@ -172,7 +185,7 @@ class KernelDepthwise2d(nn.Module):
         return _to_tensor(out.reshape(p.batch, p.out_size[1], p.out_size[2], p.out_channels))
 
 
-class ConvAct2d(nn.Module):
+class ConvAct2d(_PreparedOperands):
     """Inference convolution (+ folded BN) -> activation on oneDNN through PyTorch, weight packed once per
     input shape and the bias and activation fused into the product (what ``dsconv.optimize`` makes of the
     non-separable convolutions, e.g. a stem or an expansion 1x1 convolution, when oneDNN is in use).
@@ -202,7 +215,6 @@ class ConvAct2d(nn.Module):
         self.groups, self.act = groups, act
         self.pointwise = (tuple(weight.shape[2:]) == (1, 1) and self.stride == [1, 1] and self.padding == [0, 0]
                           and groups == 1)
-        self._packed: dict[tuple, torch.Tensor] = {}
 
     def extra_repr(self) -> str:
         c_out, c_in = self.weight.shape[:2]
@@ -210,6 +222,9 @@ class ConvAct2d(nn.Module):
                 f"act={self.act}{', pointwise' if self.pointwise else ''}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c_in = self.weight.shape[1] * self.groups
+        if x.dim() != 4 or x.shape[1] != c_in:
+            raise ValueError(f"`x` must have shape (N, {c_in}, H, W). Received x.shape={tuple(x.shape)}")
         attr, scalars = _ONEDNN_ACT[self.act]
         if x.dtype != torch.float32:
             y = torch.nn.functional.conv2d(x, self.weight.to(x.dtype), self.bias.to(x.dtype), self.stride, self.padding,
@@ -219,13 +234,13 @@ class ConvAct2d(nn.Module):
         if self.pointwise:
             n, c, h, w = x.shape
             rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view for channels_last input
-            if key not in self._packed:
-                self._packed[key] = torch.ops.mkldnn._reorder_linear_weight(self.weight.reshape(-1, c).float(), n * h * w)
-            y = torch.ops.mkldnn._linear_pointwise(rows, self._packed[key], self.bias.float(), attr, scalars, "")
+            if key not in self._cache:
+                self._cache[key] = torch.ops.mkldnn._reorder_linear_weight(self.weight.reshape(-1, c).float(), n * h * w)
+            y = torch.ops.mkldnn._linear_pointwise(rows, self._cache[key], self.bias.float(), attr, scalars, "")
             return y.reshape(n, h, w, -1).permute(0, 3, 1, 2)
-        if key not in self._packed:
-            self._packed[key] = torch.ops.mkldnn._reorder_convolution_weight(
+        if key not in self._cache:
+            self._cache[key] = torch.ops.mkldnn._reorder_convolution_weight(
                 self.weight.float(), self.padding, self.stride, self.dilation, self.groups, list(key))
         x = x.contiguous(memory_format=torch.channels_last)
-        return torch.ops.mkldnn._convolution_pointwise(x, self._packed[key], self.bias.float(), self.padding, self.stride,
+        return torch.ops.mkldnn._convolution_pointwise(x, self._cache[key], self.bias.float(), self.padding, self.stride,
                                                        self.dilation, self.groups, attr, scalars, "")
