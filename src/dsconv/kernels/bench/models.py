@@ -81,13 +81,12 @@ def model_row(name: str, batch: int, resolution: int, width: float, *, repeats: 
     import torch
 
     import dsconv
+    from dsconv.kernels.bench.layers import matmul_variants
+    from dsconv.kernels.modules import MATMULS, resolve_matmul
 
     torch.manual_seed(0)
     model = dsconv.create_model(name, width=width, resolution=resolution)
     calibrate_batch_norms(model, resolution)
-    from dsconv.kernels.bench.layers import matmul_variants
-    from dsconv.kernels.modules import MATMULS, resolve_matmul
-
     fast = dsconv.optimize(model)
     x = torch.randn(batch, 3, resolution, resolution)
     x_cl = x.contiguous(memory_format=torch.channels_last)
