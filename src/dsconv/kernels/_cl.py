@@ -13,7 +13,7 @@ blocks vectorisation), and no array views are created inside the parallel loop (
 array's shared reference count with an atomic, which costs more than a row of arithmetic and makes the two
 threads fight over one cache line).
 
-The row helpers (``_rows_3x3``, ``_row_interior``, ``_clamp_row``, ``_bias_act_row``, ``_scatter_tap``,
+The row helpers (``_rows_3x3``, ``_edge_3x3``, ``_row_interior``, ``_clamp_row``, ``_bias_act_row``, ``_scatter_tap``,
 ``_accum_weight_row``) start with :func:`_wide_vectors`, which lets LLVM use 512-bit vectors in them (it
 defaults to 256 bits on the AVX-512 CPUs it knows) and keeps them out of line so the request holds; on CPUs
 without 512-bit vectors it changes nothing.
@@ -152,6 +152,34 @@ def _rows_3x3(of, ob, xf, r0, r1, r2, wf, b, C, lo, hi, sw, dw, pw):  # pragma: 
 
 
 @njit(**_OPTS)
+def _edge_3x3(of, o, xf, r0, r1, r2, wf, b, C, ow, W, sw, dw, pw):  # pragma: no cover
+    """Write border pixel ``ow`` (flat offset ``o``) of a 3x3 window whose three input rows are valid: bias plus,
+    for each tap column inside the row, the three rows' products in one pass."""
+    _wide_vectors()
+    uC = U(C)
+    first = True
+    for j in range(3):
+        iw = ow * sw - pw + j * dw
+        if iw < 0 or iw >= W:
+            continue
+        p = U(iw * C)
+        w0 = U(j * C)
+        w1 = w0 + U(3 * C)
+        w2 = w1 + U(3 * C)
+        a, bb, cc = r0 + p, r1 + p, r2 + p
+        if first:
+            for c in range(uC):
+                of[o + c] = b[c] + wf[w0 + c] * xf[a + c] + wf[w1 + c] * xf[bb + c] + wf[w2 + c] * xf[cc + c]
+            first = False
+        else:
+            for c in range(uC):
+                of[o + c] += wf[w0 + c] * xf[a + c] + wf[w1 + c] * xf[bb + c] + wf[w2 + c] * xf[cc + c]
+    if first:  # no tap inside the row (padding wider than the kernel reach)
+        for c in range(uC):
+            of[o + c] = b[c]
+
+
+@njit(**_OPTS)
 def _quad_s1(of, o, xf, pa, pb, pc, wf, b, uC):  # pragma: no cover
     """Four neighbouring 3x3 outputs at stride 1 from six input columns of three rows (18 loads for 36 FMAs)."""
     k1, k2, k3, k4, k5 = uC, uC + uC, uC * U(3), uC * U(4), uC * U(5)
@@ -256,27 +284,29 @@ def forward_act(x, w, b, out, stride, pads, dilation, act):  # pragma: no cover
         full3 = fast and 0 <= id0 < D and ih0 >= 0 and ih0 + 2 * dh < H
         if full3:
             r0 = U(((n * D + id0) * H + ih0) * WC)
-            step = U(dh * WC)
-            _rows_3x3(of, ob, xf, r0, r0 + step, r0 + step + step, wf, b, C, lo, hi, sw, dw, pw)
-            _fill_bias(of, ob, b, C, 0, lo)
-            _fill_bias(of, ob, b, C, hi, Wo)
+            r1 = r0 + U(dh * WC)
+            r2 = r1 + U(dh * WC)
+            _rows_3x3(of, ob, xf, r0, r1, r2, wf, b, C, lo, hi, sw, dw, pw)
+            for ow in range(lo):  # border pixels: one pass per valid tap over the three rows
+                _edge_3x3(of, ob + U(ow * C), xf, r0, r1, r2, wf, b, C, ow, W, sw, dw, pw)
+            for ow in range(hi, Wo):
+                _edge_3x3(of, ob + U(ow * C), xf, r0, r1, r2, wf, b, C, ow, W, sw, dw, pw)
         else:
             _fill_bias(of, ob, b, C, 0, Wo)
-        for i_d in range(kd):
-            idd = id0 + i_d * dd
-            if idd < 0 or idd >= D:
-                continue
-            for i_h in range(kh):
-                ih = ih0 + i_h * dh
-                if ih < 0 or ih >= H:
+            for i_d in range(kd):
+                idd = id0 + i_d * dd
+                if idd < 0 or idd >= D:
                     continue
-                xb = U(((n * D + idd) * H + ih) * WC)
-                wb = U((i_d * kh + i_h) * kwC)
-                for ow in range(lo):  # border pixels only: the interior is done by the row loops
-                    _pixel_border(of, ob + U(ow * C), xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw)
-                for ow in range(hi, Wo):
-                    _pixel_border(of, ob + U(ow * C), xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw)
-                if not full3:
+                for i_h in range(kh):
+                    ih = ih0 + i_h * dh
+                    if ih < 0 or ih >= H:
+                        continue
+                    xb = U(((n * D + idd) * H + ih) * WC)
+                    wb = U((i_d * kh + i_h) * kwC)
+                    for ow in range(lo):  # border pixels only: the interior is done by the row loop
+                        _pixel_border(of, ob + U(ow * C), xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw)
+                    for ow in range(hi, Wo):
+                        _pixel_border(of, ob + U(ow * C), xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw)
                     _row_interior(of, ob, xf, xb, wf, wb, C, lo, hi, kw, sw, dw, pw)
         _clamp_row(of, ob, WoC, act)
 
