@@ -1,0 +1,77 @@
+"""A/B of the depthwise forward kernel against an earlier revision, interleaved in one process.
+
+The module ``src/dsconv/kernels/_cl.py`` of ``--rev`` (``git show``) is loaded beside the working tree's, and
+both run the MobileNetV1 3x3 shapes call by call in alternating order (their outputs are compared first), so
+machine noise hits both alike. Prints each shape's medians and the geometric-mean speed-up per batch.
+
+    DSCONV_NUMBA_NOCACHE=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/kernel_ab.py --rev HEAD~1
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from dsconv.kernels import _cl, _memory
+from dsconv.kernels.bench.layers import V1_DEPTHWISE
+
+
+def load_revision(rev: str):
+    """The ``_cl`` module as it was at git revision ``rev``."""
+    source = subprocess.run(["git", "show", f"{rev}:src/dsconv/kernels/_cl.py"], check=True, capture_output=True,
+                            text=True, cwd=Path(__file__).resolve().parent).stdout
+    path = Path(tempfile.mkdtemp()) / "cl_rev.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("cl_rev", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["cl_rev"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rev", default="HEAD~1", help="git revision to compare with (default HEAD~1)")
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    numba.set_num_threads(args.threads)
+    old = load_revision(args.rev)
+    rng = np.random.default_rng(0)
+    for n in (1, 8):
+        ratios = []
+        for c, h, s in V1_DEPTHWISE:
+            ho = (h + 2 - 3) // s + 1
+            x = _memory.copy(rng.standard_normal((n, 1, h, h * c), dtype=np.float32))
+            w = _memory.copy(rng.standard_normal((1, 3, 3 * c), dtype=np.float32))
+            b = _memory.zeros(c, np.float32)
+            outs = {"old": _memory.empty((n, 1, ho, ho * c), np.float32), "new": _memory.empty((n, 1, ho, ho * c), np.float32)}
+            fns = {"old": old.forward_act, "new": _cl.forward_act}
+            geometry = ((1, s, s), (0, 1, 1), (1, 1, 1), 1)
+            for k in fns:
+                fns[k](x, w, b, outs[k], *geometry)
+            np.testing.assert_allclose(outs["new"], outs["old"], rtol=1e-5, atol=1e-5)
+            times: dict[str, list[float]] = {"old": [], "new": []}
+            for r in range(args.rounds):
+                for k in ("old", "new") if r % 2 else ("new", "old"):
+                    t0 = time.perf_counter()
+                    fns[k](x, w, b, outs[k], *geometry)
+                    times[k].append(time.perf_counter() - t0)
+            t_old, t_new = statistics.median(times["old"]), statistics.median(times["new"])
+            ratios.append(t_old / t_new)
+            print(f"N={n} {h}x{h}x{c} s{s}: {args.rev} {t_old * 1e6:.1f} us, working tree {t_new * 1e6:.1f} us, "
+                  f"{t_old / t_new:.2f}x", flush=True)
+        print(f"batch {n}: geometric-mean speed-up of the working tree {np.exp(np.mean(np.log(ratios))):.3f}x")
+
+
+if __name__ == "__main__":
+    main()
