@@ -5,9 +5,10 @@ default: about 0.1 s here), read once when the library loads. A fused block alte
 and a product, so spinning BLAS threads take the cores from the next kernel: the nine MobileNetV1 blocks at
 batch 1 took 80 ms with two spinning BLAS threads and 10.5 ms with the product on one thread, while with
 ``OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4`` two threads were faster (6.3 ms against 10.5;
-``benchmarks/fused_stages.py`` under both settings, columns ``fused_2_blas_threads`` and ``fused_1_blas_thread``). :func:`blas_for_fused_products` therefore runs the
-product on one BLAS thread unless the environment makes idle BLAS threads sleep. Other BLAS builds (MKL,
-Accelerate) and a missing ``threadpoolctl`` leave the thread count alone.
+``benchmarks/fused_stages.py`` under both settings, columns ``fused_2_blas_threads`` and
+``fused_1_blas_thread``). :func:`blas_for_fused_products` therefore runs the product on one BLAS thread unless
+the environment makes idle BLAS threads sleep. Other BLAS builds (MKL, Accelerate) and a missing
+``threadpoolctl`` leave the thread count alone.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ the channels-last Numba kernel into a reused tile (``tile_bytes``, sized to stay
 by the depthwise activation as it is written, and multiplied by the pointwise weight with one matrix product
 (BLAS ``np.dot`` followed by one parallel bias + activation pass, or any ``matmul`` the caller passes, e.g.
 ``torch.addmm`` on shared memory) straight into the output rows. NumPy's product runs on one BLAS thread
-unless ``OPENBLAS_THREAD_TIMEOUT`` makes idle BLAS threads sleep (:mod:`dsconv.kernels._blas`). Batch norms are folded into the weights and
-biases beforehand (:func:`fold_batch_norm`); :mod:`dsconv.kernels.optimize` does that for whole models.
+unless ``OPENBLAS_THREAD_TIMEOUT`` makes idle BLAS threads sleep (:mod:`dsconv.kernels._blas`). Batch norms
+are folded into the weights and biases beforehand (:func:`fold_batch_norm`); :mod:`dsconv.kernels.optimize`
+does that for whole models.
 
 The result equals the unfused composition ``act_pw(pointwise(act_dw(depthwise(x))))`` (the reference
 :func:`dsconv.functional.separable_conv2d` when both activations are ``None``) up to float rounding.
