@@ -1,7 +1,8 @@
 """Inference modules that :func:`dsconv.kernels.optimize.optimize` puts into a model.
 
-- :class:`FusedSeparable2d`: depthwise (+ folded BN) -> activation -> pointwise (+ folded BN) -> activation,
-  computed tile by tile by :class:`dsconv.kernels.fused.FusedSeparableParams`;
+- :class:`FusedSeparable2d`: depthwise (+ folded BN) -> activation -> pointwise (+ folded BN) -> activation:
+  by default the depthwise stage on the whole input then one oneDNN product, or tile by tile by
+  :class:`dsconv.kernels.fused.FusedSeparableParams` with ``torch.addmm`` or NumPy's BLAS;
 - :class:`KernelDepthwise2d`: a depthwise convolution (+ folded BN) -> activation on the Numba kernel;
 - :class:`ConvAct2d`: any other convolution (+ folded BN) -> activation on oneDNN, weight packed once.
 
