@@ -1,4 +1,5 @@
-"""A/B of the depthwise forward kernel against an earlier revision, interleaved in one process.
+"""A/B of the depthwise forward (or, with ``--weight-grad``, weight-gradient) kernel against an earlier
+revision, interleaved in one process.
 
 The module ``src/dsconv/kernels/_cl.py`` of ``--rev`` (``git show``) is loaded beside the working tree's, and
 both run the MobileNetV1 3x3 shapes call by call in alternating order (their outputs are compared first), so
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--rev", default="HEAD~1", help="git revision to compare with (default HEAD~1)")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--weight-grad", action="store_true", help="time backward_weight instead of forward_act")
     args = parser.parse_args()
     numba.set_num_threads(args.threads)
     old = load_revision(args.rev)
@@ -54,17 +56,24 @@ def main() -> None:
             x = _memory.copy(rng.standard_normal((n, 1, h, h * c), dtype=np.float32))
             w = _memory.copy(rng.standard_normal((1, 3, 3 * c), dtype=np.float32))
             b = _memory.zeros(c, np.float32)
-            outs = {"old": _memory.empty((n, 1, ho, ho * c), np.float32), "new": _memory.empty((n, 1, ho, ho * c), np.float32)}
-            fns = {"old": old.forward_act, "new": _cl.forward_act}
-            geometry = ((1, s, s), (0, 1, 1), (1, 1, 1), 1)
-            for k in fns:
-                fns[k](x, w, b, outs[k], *geometry)
-            np.testing.assert_allclose(outs["new"], outs["old"], rtol=1e-5, atol=1e-5)
+            if args.weight_grad:
+                g = _memory.copy(rng.standard_normal((n, 1, ho, ho * c), dtype=np.float32))
+                shape = (_cl.partial_slots(n * ho), 1, 3, 3 * c)
+                outs = {"old": _memory.empty(shape, np.float32), "new": _memory.empty(shape, np.float32)}
+                calls = {k: (lambda k=k, m=m: m.backward_weight(g, x, outs[k], c, (1, s, s), (0, 1, 1), (1, 1, 1)))
+                         for k, m in (("old", old), ("new", _cl))}
+            else:
+                outs = {"old": _memory.empty((n, 1, ho, ho * c), np.float32), "new": _memory.empty((n, 1, ho, ho * c), np.float32)}
+                calls = {k: (lambda k=k, m=m: m.forward_act(x, w, b, outs[k], (1, s, s), (0, 1, 1), (1, 1, 1), 1))
+                         for k, m in (("old", old), ("new", _cl))}
+            for call in calls.values():
+                call()
+            np.testing.assert_allclose(outs["new"].sum(0), outs["old"].sum(0), rtol=1e-4, atol=1e-3)
             times: dict[str, list[float]] = {"old": [], "new": []}
             for r in range(args.rounds):
                 for k in ("old", "new") if r % 2 else ("new", "old"):
                     t0 = time.perf_counter()
-                    fns[k](x, w, b, outs[k], *geometry)
+                    calls[k]()
                     times[k].append(time.perf_counter() - t0)
             t_old, t_new = statistics.median(times["old"]), statistics.median(times["new"])
             ratios.append(t_old / t_new)

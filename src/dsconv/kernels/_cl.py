@@ -13,10 +13,10 @@ blocks vectorisation), and no array views are created inside the parallel loop (
 array's shared reference count with an atomic, which costs more than a row of arithmetic and makes the two
 threads fight over one cache line).
 
-The row helpers (``_rows_3x3``, ``_edge_3x3``, ``_row_interior``, ``_clamp_row``, ``_bias_act_row``, ``_scatter_tap``,
-``_accum_weight_row``) start with :func:`_wide_vectors`, which lets LLVM use 512-bit vectors in them (it
-defaults to 256 bits on the AVX-512 CPUs it knows) and keeps them out of line so the request holds; on CPUs
-without 512-bit vectors it changes nothing.
+The row helpers (``_rows_3x3``, ``_edge_3x3``, ``_row_interior``, ``_clamp_row``, ``_bias_act_row``,
+``_scatter_tap``, ``_accum_quads_3``, ``_accum_weight_row``) start with :func:`_wide_vectors`, which lets LLVM
+use 512-bit vectors in them (it defaults to 256 bits on the AVX-512 CPUs it knows) and keeps them out of line
+so the request holds; on CPUs without 512-bit vectors it changes nothing.
 
 Weights are ``(kd, kh, kw*C)`` with tap ``j`` of row ``(i_d, i_h)`` at ``w[i_d, i_h, j*C + c]``.
 A multiplier > 1 is handled by the caller (the input is repeated along channels).
@@ -380,6 +380,7 @@ def backward_weight(g, x, partial, C, stride, pads, dilation):  # pragma: no cov
     rows = N * Do * Ho
     lo, hi = interior_range(Wo, W, kw, sw, dw, pw)
     slot = kd * kh * kwC
+    quads = kw == 3 and sw == 1 and dw == 1
     for k in prange(T):
         ab = U(k * slot)
         for e in range(U(slot)):
@@ -398,15 +399,45 @@ def backward_weight(g, x, partial, C, stride, pads, dilation):  # pragma: no cov
                         continue
                     acc = ab + U((i_d * kh + i_h) * kwC)
                     xb = U(((n * D + idd) * H + ih) * WC)
-                    _accum_weight_row(pf, acc, gf, U(t * WoC), xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi)
+                    gb = U(t * WoC)
+                    done = _accum_quads_3(pf, acc, gf, gb, xf, xb, C, lo, hi, pw) if quads else lo
+                    _accum_weight_row(pf, acc, gf, gb, xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi, done)
 
 
 @njit(**_OPTS)
-def _accum_weight_row(pf, acc, gf, gb, xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi):  # pragma: no cover
-    """pf[acc + j*C + c] += sum over ow of g[ow, c] * x[ow*sw - pw + j*dw, c] for one pair of rows."""
+def _accum_quads_3(pf, acc, gf, gb, xf, xb, C, lo, hi, pw):  # pragma: no cover
+    """The three taps of one kernel row (stride 1, dilation 1, width 3) for interior pixels from ``lo``, four
+    pixels per pass: each accumulator vector is loaded and stored once per four products. Returns the first
+    pixel not done."""
+    _wide_vectors()
+    uC = U(C)
+    a0 = acc
+    a1, a2 = a0 + uC, a0 + uC + uC
+    k1, k2, k3, k4, k5 = uC, uC * U(2), uC * U(3), uC * U(4), uC * U(5)
+    n_quads = (hi - lo) // 4
+    for q in range(n_quads):
+        ow = lo + 4 * q
+        g0 = gb + U(ow * C)
+        x0 = xb + U((ow - pw) * C)
+        for c in range(uC):
+            ga, gb1, gc, gd = gf[g0 + c], gf[g0 + k1 + c], gf[g0 + k2 + c], gf[g0 + k3 + c]
+            xa, xb1, xc = xf[x0 + c], xf[x0 + k1 + c], xf[x0 + k2 + c]
+            xd, xe, xg = xf[x0 + k3 + c], xf[x0 + k4 + c], xf[x0 + k5 + c]
+            pf[a0 + c] += ga * xa + gb1 * xb1 + gc * xc + gd * xd
+            pf[a1 + c] += ga * xb1 + gb1 * xc + gc * xd + gd * xe
+            pf[a2 + c] += ga * xc + gb1 * xd + gc * xe + gd * xg
+    return lo + 4 * n_quads
+
+
+@njit(**_OPTS)
+def _accum_weight_row(pf, acc, gf, gb, xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi, done):  # pragma: no cover
+    """pf[acc + j*C + c] += sum over ow of g[ow, c] * x[ow*sw - pw + j*dw, c] for one pair of rows, except the
+    interior pixels ``[lo, done)`` (already accumulated by :func:`_accum_quads_3`)."""
     _wide_vectors()
     uC = U(C)
     for ow in range(Wo):
+        if lo <= ow < done:
+            continue
         interior = lo <= ow < hi
         go = gb + U(ow * C)
         for j in range(kw):
