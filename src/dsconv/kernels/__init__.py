@@ -8,9 +8,7 @@ both. Torch is imported only by the bridge (:mod:`dsconv.kernels.autograd`), the
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from dsconv._lazy import lazy_getattr
 from dsconv.kernels.depthwise import (
     depthwise_conv1d,
     depthwise_conv1d_backward,
@@ -42,7 +40,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'dsconv.kernels' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

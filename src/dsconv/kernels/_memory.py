@@ -2,9 +2,9 @@
 
 NumPy aligns its allocations to 16 bytes only. The kernels load 32-byte vectors at offsets that are multiples
 of the channel count, so from a 16-byte-aligned input every other vector load straddles two cache lines.
-Measured on the MobileNetV1 depthwise shapes (2 threads, batch 1 and 8, interleaved rounds): a 64-byte-aligned
-input made the forward kernel 15-17% faster by geometric mean (up to 1.3x per shape); aligning the weights too
-added about 2%; the 4 KiB phase between input and output made no difference. PyTorch's CPU allocator aligns to
+Measured on the MobileNetV1 depthwise shapes (``benchmarks/alignment.py``: 2 threads, batch 1 and 8,
+interleaved rounds, two runs): a 64-byte-aligned input made the forward kernel 13% and 17% faster by geometric
+mean, aligned weights as well 16% and 22%; the 4 KiB phase between input and output made no difference. PyTorch's CPU allocator aligns to
 64 bytes, so tensors passed in from PyTorch already are.
 
 Every buffer the kernels allocate (outputs, tiles, gradients, prepared weights and copies of inputs) comes
