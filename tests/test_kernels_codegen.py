@@ -34,3 +34,37 @@ def test_a_function_without_the_request_keeps_llvm_defaults():
     interior = _fresh(_cl.interior_range)
     assert interior(4, 4, 3, 1, 1, 1) == (1, 3)
     assert "prefer-vector-width" not in interior.inspect_llvm(interior.signatures[0])
+
+
+def _data_pointer_attributes(ir: str, name: str, array: str) -> str:
+    """The attributes LLVM gives the data pointer of argument ``array`` in the definition of ``name``."""
+    define = next(line for line in ir.splitlines() if line.startswith("define") and name in line and "cpython" not in line
+                  and "cfunc" not in line)
+    arg = next(a for a in define.split("(", 1)[1].split(", ") if a.endswith(f"%arg.{array}.4"))
+    return arg
+
+
+def test_helpers_that_restrict_mark_their_float_data_pointers_noalias():
+    pair = _fresh(_cl._rows_3x3_pair)
+    c, w_in = 3, 7
+    x = np.arange(4 * w_in * c, dtype=np.float32)
+    w, b = np.ones(9 * c, np.float32), np.zeros(c, np.float32)
+    out = np.zeros(2 * (w_in - 2) * c, np.float32)
+    pair(out, U(0), (w_in - 2) * c, x, U(0), w_in * c, w, b, c, 0, w_in - 2, 0)
+    rows = x.reshape(4, w_in, c)
+    for r in range(2):
+        np.testing.assert_allclose(out.reshape(2, -1, c)[r],
+                                   sum(rows[r + i, j:j + w_in - 2] for i in range(3) for j in range(3)))
+    ir = pair.inspect_llvm(pair.signatures[0])
+    for array in ("of", "xf", "wf", "b"):
+        assert "noalias" in _data_pointer_attributes(ir, "_rows_3x3_pair", array)
+
+
+def test_a_helper_without_restrict_leaves_its_pointers_unmarked():
+    border = _fresh(_cl._pixel_border)
+    c = 4
+    out, x, w = np.zeros(c, np.float32), np.ones(3 * c, np.float32), np.ones(3 * c, np.float32)
+    border(out, U(0), x, U(0), w, U(0), c, 1, 3, 3, 1, 1, 1)
+    np.testing.assert_allclose(out, 3.0)
+    ir = border.inspect_llvm(border.signatures[0])
+    assert "noalias" not in _data_pointer_attributes(ir, "_pixel_border", "of")

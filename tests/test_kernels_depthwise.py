@@ -198,3 +198,23 @@ def test_backward_3x3_paths_every_width(stride, dilation, padding, rng):
         for e, r in zip(F.depthwise_conv2d_backward(g, x, w, stride, padding, dilation, data_format="channels_last"),
                         K.depthwise_conv2d_backward(g, x, w, stride, padding, dilation, data_format="channels_last")):
             np.testing.assert_allclose(r, e, **TOL64)
+
+
+@pytest.mark.parametrize("padding", [0, 1, 2, ((0, 2), (1, 0)), ((3, 0), (1, 1))])
+def test_forward_3x3_stride1_row_pairs_every_height_and_width(padding, rng):
+    """The 3x3 stride-1 forward computes two output rows per task when all four input rows are valid: odd and
+    even output heights (a lone last row), pairs that reach a padded border (row by row), widths that leave
+    every remainder of the four-pixel passes, and channel counts that are not a multiple of the vector width."""
+    for height in (1, 2, 3, 4, 5, 8):
+        for width in (1, 3, 4, 6, 7, 9, 12):
+            for c in (1, 5, 17):
+                x = rng.standard_normal((2, height + 2, width + 2, c))  # channels_last (N, H, W, C)
+                w = rng.standard_normal((c, 1, 3, 3))
+                b = rng.standard_normal(c)
+                expected = F.depthwise_conv2d(x, w, b, 1, padding, 1, data_format="channels_last")
+                got = K.depthwise_conv2d(x, w, b, 1, padding, 1, data_format="channels_last")
+                np.testing.assert_allclose(got, expected, **TOL64)
+    x3 = rng.standard_normal((1, 3, 6, 7, 4))  # 3-D: pairs of rows within each output depth slice
+    w3 = rng.standard_normal((4, 1, 1, 3, 3))
+    np.testing.assert_allclose(K.depthwise_conv3d(x3, w3, None, 1, (0, 1, 1), 1, data_format="channels_last"),
+                               F.depthwise_conv3d(x3, w3, None, 1, (0, 1, 1), 1, data_format="channels_last"), **TOL64)
