@@ -71,6 +71,36 @@ def test_gradcheck_float64_runs_on_the_kernels(case):
     assert torch.autograd.gradcheck(lambda a, c, d: depthwise_conv_torch(a, c, d, stride, pads, dilation), (x, w, b))
 
 
+def _bf16_ulps(got: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
+    """``|got - expected|`` in units of bfloat16's spacing at ``expected`` (8 significant bits)."""
+    spacing = torch.ldexp(torch.ones_like(expected), torch.frexp(expected.abs().clamp_min(1e-30)).exponent - 8)
+    return (got.float() - expected).abs() / spacing
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bfloat16_forward_rounds_the_float32_result_once_and_gradients_match(case):
+    """bfloat16 runs on the kernels (bit patterns in, float32 accumulation, one rounding out): each output is
+    the float32 convolution of the same bfloat16 values rounded to bfloat16 (within one unit, for sums taken in
+    another order), and the gradients are float32 gradients rounded once."""
+    x, w, b = _inputs(case, torch.bfloat16)
+    stride, pads, dilation, channels_last = case[4:]
+    assert supports(x, w, stride, pads, dilation) == (True, "")
+    y = depthwise_conv_torch(x, w, b, stride, pads, dilation)
+    assert y.dtype == torch.bfloat16
+    if channels_last:
+        assert y.is_contiguous(memory_format=FORMATS[y.dim()])
+    x2, w2, b2 = (t.detach().float().requires_grad_() for t in (x, w, b))
+    y2 = _torch_reference(x2, w2, b2, stride, pads, dilation)
+    assert _bf16_ulps(y.detach(), y2.detach()).max() <= 1
+    assert (y.detach() == y2.detach().to(torch.bfloat16)).float().mean() > 0.99
+    g = torch.randn(y2.shape).to(torch.bfloat16)
+    y.backward(g)
+    y2.backward(g.float())
+    for a, e in ((x.grad, x2.grad), (w.grad, w2.grad)):
+        assert a.dtype == torch.bfloat16
+        torch.testing.assert_close(a.float(), e, rtol=2**-7, atol=1e-3 * float(e.abs().max()))
+
+
 def test_only_requested_gradients_and_no_bias():
     x = torch.randn(1, 3, 5, 5)
     w = torch.randn(3, 1, 3, 3, requires_grad=True)
@@ -84,8 +114,9 @@ def test_only_requested_gradients_and_no_bias():
 @pytest.mark.parametrize(
     ("x", "w", "reason"),
     [
-        (torch.randn(1, 2, 5, 5, dtype=torch.float16), torch.randn(2, 1, 3, 3, dtype=torch.float16), "float32 and float64"),
-        (torch.randn(1, 2, 5, 5, dtype=torch.bfloat16), torch.randn(2, 1, 3, 3, dtype=torch.bfloat16), "float32 and float64"),
+        (torch.randn(1, 2, 5, 5, dtype=torch.float16), torch.randn(2, 1, 3, 3, dtype=torch.float16),
+         "float32, float64 and bfloat16"),
+        (torch.randn(1, 2, 5, 5, dtype=torch.bfloat16), torch.randn(2, 1, 3, 3), "matching dtypes"),
         (torch.randn(1, 2, 5, 5), torch.randn(2, 1, 3, 3, dtype=torch.float64), "matching dtypes"),
         (torch.randn(1, 2, 5, 5), torch.randn(4, 2, 3, 3), "must be a depthwise weight"),
         (torch.randn(1, 2, 5, 5), torch.randn(3, 1, 3, 3), "must be a depthwise weight"),

@@ -29,9 +29,12 @@ from __future__ import annotations
 import os
 
 import numba as nb
+import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
+
+from dsconv.kernels._bf16 import load, store_row
 
 U = nb.uint64
 # DSCONV_NUMBA_NOCACHE=1 disables the on-disk cache (needed to inspect the generated assembly).
@@ -104,7 +107,7 @@ def _pixel_border(of, ob, xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw):  # pragma: 
         xo = xb + U(iw * C)
         wo = wb + U(j * C)
         for c in range(uC):
-            of[ob + c] += wf[wo + c] * xf[xo + c]
+            of[ob + c] += wf[wo + c] * load(xf, xo + c)
 
 
 @njit(**_OPTS)
@@ -128,7 +131,7 @@ def _row_interior(of, ob, xf, xb, wf, wb, C, lo, hi, kw, sw, dw, pw):  # pragma:
             q = p + step
             r = q + step
             for c in range(uC):
-                of[o + c] += wf[wb + c] * xf[p + c] + wf[w1 + c] * xf[q + c] + wf[w2 + c] * xf[r + c]
+                of[o + c] += wf[wb + c] * load(xf, p + c) + wf[w1 + c] * load(xf, q + c) + wf[w2 + c] * load(xf, r + c)
         return
     for j in range(U(kw)):
         wo = wb + j * uC
@@ -137,7 +140,7 @@ def _row_interior(of, ob, xf, xb, wf, wb, C, lo, hi, kw, sw, dw, pw):  # pragma:
             o = o0 + u * uC
             p = xj + u * stride_c
             for c in range(uC):
-                of[o + c] += wf[wo + c] * xf[p + c]
+                of[o + c] += wf[wo + c] * load(xf, p + c)
 
 
 @njit(**_OPTS)
@@ -172,9 +175,9 @@ def _rows_3x3(of, ob, xf, r0, r1, r2, wf, b, C, lo, hi, sw, dw, pw):  # pragma: 
         for c in range(uC):
             of[o + c] = (
                 b[c]
-                + wf[t0 + c] * xf[pa + c] + wf[t1 + c] * xf[pa + step + c] + wf[t2 + c] * xf[pa + step + step + c]
-                + wf[t3 + c] * xf[pb + c] + wf[t4 + c] * xf[pb + step + c] + wf[t5 + c] * xf[pb + step + step + c]
-                + wf[t6 + c] * xf[pc + c] + wf[t7 + c] * xf[pc + step + c] + wf[t8 + c] * xf[pc + step + step + c]
+                + wf[t0 + c] * load(xf, pa + c) + wf[t1 + c] * load(xf, pa + step + c) + wf[t2 + c] * load(xf, pa + step + step + c)
+                + wf[t3 + c] * load(xf, pb + c) + wf[t4 + c] * load(xf, pb + step + c) + wf[t5 + c] * load(xf, pb + step + step + c)
+                + wf[t6 + c] * load(xf, pc + c) + wf[t7 + c] * load(xf, pc + step + c) + wf[t8 + c] * load(xf, pc + step + step + c)
             )
 
 
@@ -197,11 +200,11 @@ def _edge_3x3(of, o, xf, r0, r1, r2, wf, b, C, ow, W, sw, dw, pw):  # pragma: no
         a, bb, cc = r0 + p, r1 + p, r2 + p
         if first:
             for c in range(uC):
-                of[o + c] = b[c] + wf[w0 + c] * xf[a + c] + wf[w1 + c] * xf[bb + c] + wf[w2 + c] * xf[cc + c]
+                of[o + c] = b[c] + wf[w0 + c] * load(xf, a + c) + wf[w1 + c] * load(xf, bb + c) + wf[w2 + c] * load(xf, cc + c)
             first = False
         else:
             for c in range(uC):
-                of[o + c] += wf[w0 + c] * xf[a + c] + wf[w1 + c] * xf[bb + c] + wf[w2 + c] * xf[cc + c]
+                of[o + c] += wf[w0 + c] * load(xf, a + c) + wf[w1 + c] * load(xf, bb + c) + wf[w2 + c] * load(xf, cc + c)
     if first:  # no tap inside the row (padding wider than the kernel reach)
         for c in range(uC):
             of[o + c] = b[c]
@@ -216,12 +219,12 @@ def _quad_s1(of, o, xf, pa, pb, pc, wf, b, uC):  # pragma: no cover
         w0, w1, w2 = wf[c], wf[k1 + c], wf[k2 + c]
         w3, w4, w5 = wf[k3 + c], wf[k4 + c], wf[k5 + c]
         w6, w7, w8 = wf[k6 + c], wf[k7 + c], wf[k8 + c]
-        a0, a1, a2 = xf[pa + c], xf[pa + k1 + c], xf[pa + k2 + c]
-        a3, a4, a5 = xf[pa + k3 + c], xf[pa + k4 + c], xf[pa + k5 + c]
-        b0, b1, b2 = xf[pb + c], xf[pb + k1 + c], xf[pb + k2 + c]
-        b3, b4, b5 = xf[pb + k3 + c], xf[pb + k4 + c], xf[pb + k5 + c]
-        c0, c1, c2 = xf[pc + c], xf[pc + k1 + c], xf[pc + k2 + c]
-        c3, c4, c5 = xf[pc + k3 + c], xf[pc + k4 + c], xf[pc + k5 + c]
+        a0, a1, a2 = load(xf, pa + c), load(xf, pa + k1 + c), load(xf, pa + k2 + c)
+        a3, a4, a5 = load(xf, pa + k3 + c), load(xf, pa + k4 + c), load(xf, pa + k5 + c)
+        b0, b1, b2 = load(xf, pb + c), load(xf, pb + k1 + c), load(xf, pb + k2 + c)
+        b3, b4, b5 = load(xf, pb + k3 + c), load(xf, pb + k4 + c), load(xf, pb + k5 + c)
+        c0, c1, c2 = load(xf, pc + c), load(xf, pc + k1 + c), load(xf, pc + k2 + c)
+        c3, c4, c5 = load(xf, pc + k3 + c), load(xf, pc + k4 + c), load(xf, pc + k5 + c)
         bias = b[c]
         of[o + c] = bias + w0 * a0 + w1 * a1 + w2 * a2 + w3 * b0 + w4 * b1 + w5 * b2 + w6 * c0 + w7 * c1 + w8 * c2
         of[o + k1 + c] = bias + w0 * a1 + w1 * a2 + w2 * a3 + w3 * b1 + w4 * b2 + w5 * b3 + w6 * c1 + w7 * c2 + w8 * c3
@@ -257,14 +260,14 @@ def _rows_3x3_pair(of, ob, WoC, xf, r0, WC, wf, b, C, lo, hi, pw):  # pragma: no
             w3, w4, w5 = wf[k3 + c], wf[k4 + c], wf[k5 + c]
             w6, w7, w8 = wf[k6 + c], wf[k7 + c], wf[k8 + c]
             bias = b[c]
-            a0, a1, a2 = xf[a + c], xf[a + k1 + c], xf[a + k2 + c]
-            a3, a4, a5 = xf[a + k3 + c], xf[a + k4 + c], xf[a + k5 + c]
-            b0, b1, b2 = xf[bb + c], xf[bb + k1 + c], xf[bb + k2 + c]
-            b3, b4, b5 = xf[bb + k3 + c], xf[bb + k4 + c], xf[bb + k5 + c]
-            c0, c1, c2 = xf[cc + c], xf[cc + k1 + c], xf[cc + k2 + c]
-            c3, c4, c5 = xf[cc + k3 + c], xf[cc + k4 + c], xf[cc + k5 + c]
-            d0, d1, d2 = xf[dd + c], xf[dd + k1 + c], xf[dd + k2 + c]
-            d3, d4, d5 = xf[dd + k3 + c], xf[dd + k4 + c], xf[dd + k5 + c]
+            a0, a1, a2 = load(xf, a + c), load(xf, a + k1 + c), load(xf, a + k2 + c)
+            a3, a4, a5 = load(xf, a + k3 + c), load(xf, a + k4 + c), load(xf, a + k5 + c)
+            b0, b1, b2 = load(xf, bb + c), load(xf, bb + k1 + c), load(xf, bb + k2 + c)
+            b3, b4, b5 = load(xf, bb + k3 + c), load(xf, bb + k4 + c), load(xf, bb + k5 + c)
+            c0, c1, c2 = load(xf, cc + c), load(xf, cc + k1 + c), load(xf, cc + k2 + c)
+            c3, c4, c5 = load(xf, cc + k3 + c), load(xf, cc + k4 + c), load(xf, cc + k5 + c)
+            d0, d1, d2 = load(xf, dd + c), load(xf, dd + k1 + c), load(xf, dd + k2 + c)
+            d3, d4, d5 = load(xf, dd + k3 + c), load(xf, dd + k4 + c), load(xf, dd + k5 + c)
             of[o + c] = bias + w0 * a0 + w1 * a1 + w2 * a2 + w3 * b0 + w4 * b1 + w5 * b2 + w6 * c0 + w7 * c1 + w8 * c2
             of[o + k1 + c] = (bias + w0 * a1 + w1 * a2 + w2 * a3 + w3 * b1 + w4 * b2 + w5 * b3
                               + w6 * c1 + w7 * c2 + w8 * c3)
@@ -341,14 +344,19 @@ def forward(x, w, b, out, stride, pads, dilation):
 
     ``stride``, ``dilation``: ``(sd, sh, sw)``; ``pads``: ``(pd, ph, pw)`` (the before-pads; the output size
     fixes the after-pads; negative values shift the window, which the fused block uses for row bands).
+    ``x`` is float32, float64 or bfloat16 bits (``uint16``); ``out`` is float32/float64 (:func:`forward_act`)
+    or bfloat16 bits (:func:`forward_act_bf16`).
     """
-    forward_act(x, w, b, out, stride, pads, dilation, 0)
+    if out.dtype.kind == "u":
+        forward_act_bf16(x, w, b, out, stride, pads, dilation, 0)
+    else:
+        forward_act(x, w, b, out, stride, pads, dilation, 0)
 
 
-@njit(parallel=True, **_OPTS)
-def forward_act(x, w, b, out, stride, pads, dilation, act):  # pragma: no cover
-    """:func:`forward` followed by activation ``act`` (0 none, 1 ReLU, 2 ReLU6), applied to each output row
-    while it is still in the core's cache."""
+@njit(**_OPTS)
+def _geometry(x, w, b, out, stride, pads, dilation):  # pragma: no cover
+    """Every size the forward tasks need, as one tuple of ints; the last two are the rows per task (2 for a 3x3
+    window at stride 1, else 1) and the tasks per output depth slice."""
     N, D, H, WC = x.shape
     _, Do, Ho, WoC = out.shape
     kd, kh, kwC = w.shape
@@ -357,61 +365,102 @@ def forward_act(x, w, b, out, stride, pads, dilation, act):  # pragma: no cover
     sd, sh, sw = stride
     pd, ph, pw = pads
     dd, dh, dw = dilation
-    xf, wf, of = x.reshape(-1), w.reshape(-1), out.reshape(-1)
     lo, hi = interior_range(Wo, W, kw, sw, dw, pw)
     fast = kd == 1 and kh == 3 and kw == 3
     # 3x3 at stride 1: a task is two neighbouring output rows (see _rows_3x3_pair), else one row
     step = 2 if fast and sh == 1 and sw == 1 and dh == 1 and dw == 1 else 1
     per = (Ho + step - 1) // step
-    for task in prange(N * Do * per):
-        nd = task // per  # n * Do + od
-        n = nd // Do
-        od = nd % Do
-        oh0 = (task % per) * step
-        id0 = od * sd - pd
-        if step == 2 and oh0 + 1 < Ho and 0 <= id0 < D and oh0 - ph >= 0 and oh0 - ph + 3 < H:
-            ob = U((nd * Ho + oh0) * WoC)
-            r0 = U(((n * D + id0) * H + oh0 - ph) * WC)
-            r1, r2, r3 = r0 + U(WC), r0 + U(2 * WC), r0 + U(3 * WC)
-            _rows_3x3_pair(of, ob, WoC, xf, r0, WC, wf, b, C, lo, hi, pw)
-            for ow in range(Wo):
-                if lo <= ow < hi:
-                    continue
+    return (N, D, H, W, C, Do, Ho, Wo, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, lo, hi, step, per)
+
+
+@njit(**_OPTS)
+def _task_rows(task, g):  # pragma: no cover
+    """``(first output row, row count)`` of a task, rows counted over ``(n, od, oh)``."""
+    Ho, step, per = g[6], g[22], g[23]
+    nd = task // per
+    oh0 = (task % per) * step
+    return nd * Ho + oh0, min(step, Ho - oh0)
+
+
+@njit(**_OPTS)
+def _forward_task(of, shift, xf, wf, b, task, g, act):  # pragma: no cover
+    """Compute the output rows of ``task`` (bias, taps, activation) into ``of``, at their flat offsets in the
+    output minus ``shift`` (0 to write the output itself, the task's first offset to write a private row
+    buffer)."""
+    N, D, H, W, C, Do, Ho, Wo, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, lo, hi, step, per = g
+    WC, WoC, kwC = W * C, Wo * C, kw * C
+    fast = kd == 1 and kh == 3 and kw == 3
+    nd = task // per  # n * Do + od
+    n = nd // Do
+    od = nd % Do
+    oh0 = (task % per) * step
+    id0 = od * sd - pd
+    if step == 2 and oh0 + 1 < Ho and 0 <= id0 < D and oh0 - ph >= 0 and oh0 - ph + 3 < H:
+        ob = U((nd * Ho + oh0) * WoC) - shift
+        r0 = U(((n * D + id0) * H + oh0 - ph) * WC)
+        r1, r2, r3 = r0 + U(WC), r0 + U(2 * WC), r0 + U(3 * WC)
+        _rows_3x3_pair(of, ob, WoC, xf, r0, WC, wf, b, C, lo, hi, pw)
+        for ow in range(Wo):
+            if lo <= ow < hi:
+                continue
+            _edge_3x3(of, ob + U(ow * C), xf, r0, r1, r2, wf, b, C, ow, W, sw, dw, pw)
+            _edge_3x3(of, ob + U(WoC + ow * C), xf, r1, r2, r3, wf, b, C, ow, W, sw, dw, pw)
+        _clamp_row(of, ob, 2 * WoC, act)
+        return
+    for oh in range(oh0, min(oh0 + step, Ho)):
+        ob = U((nd * Ho + oh) * WoC) - shift
+        ih0 = oh * sh - ph
+        if fast and 0 <= id0 < D and ih0 >= 0 and ih0 + 2 * dh < H:
+            r0 = U(((n * D + id0) * H + ih0) * WC)
+            r1 = r0 + U(dh * WC)
+            r2 = r1 + U(dh * WC)
+            _rows_3x3(of, ob, xf, r0, r1, r2, wf, b, C, lo, hi, sw, dw, pw)
+            for ow in range(lo):  # border pixels: one pass per valid tap over the three rows
                 _edge_3x3(of, ob + U(ow * C), xf, r0, r1, r2, wf, b, C, ow, W, sw, dw, pw)
-                _edge_3x3(of, ob + U(WoC + ow * C), xf, r1, r2, r3, wf, b, C, ow, W, sw, dw, pw)
-            _clamp_row(of, ob, 2 * WoC, act)
-            continue
-        for oh in range(oh0, min(oh0 + step, Ho)):
-            ob = U((nd * Ho + oh) * WoC)
-            ih0 = oh * sh - ph
-            full3 = fast and 0 <= id0 < D and ih0 >= 0 and ih0 + 2 * dh < H
-            if full3:
-                r0 = U(((n * D + id0) * H + ih0) * WC)
-                r1 = r0 + U(dh * WC)
-                r2 = r1 + U(dh * WC)
-                _rows_3x3(of, ob, xf, r0, r1, r2, wf, b, C, lo, hi, sw, dw, pw)
-                for ow in range(lo):  # border pixels: one pass per valid tap over the three rows
-                    _edge_3x3(of, ob + U(ow * C), xf, r0, r1, r2, wf, b, C, ow, W, sw, dw, pw)
-                for ow in range(hi, Wo):
-                    _edge_3x3(of, ob + U(ow * C), xf, r0, r1, r2, wf, b, C, ow, W, sw, dw, pw)
-            else:
-                _fill_bias(of, ob, b, C, 0, Wo)
-                for i_d in range(kd):
-                    idd = id0 + i_d * dd
-                    if idd < 0 or idd >= D:
+            for ow in range(hi, Wo):
+                _edge_3x3(of, ob + U(ow * C), xf, r0, r1, r2, wf, b, C, ow, W, sw, dw, pw)
+        else:
+            _fill_bias(of, ob, b, C, 0, Wo)
+            for i_d in range(kd):
+                idd = id0 + i_d * dd
+                if idd < 0 or idd >= D:
+                    continue
+                for i_h in range(kh):
+                    ih = ih0 + i_h * dh
+                    if ih < 0 or ih >= H:
                         continue
-                    for i_h in range(kh):
-                        ih = ih0 + i_h * dh
-                        if ih < 0 or ih >= H:
-                            continue
-                        xb = U(((n * D + idd) * H + ih) * WC)
-                        wb = U((i_d * kh + i_h) * kwC)
-                        for ow in range(lo):  # border pixels only: the interior is done by the row loop
-                            _pixel_border(of, ob + U(ow * C), xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw)
-                        for ow in range(hi, Wo):
-                            _pixel_border(of, ob + U(ow * C), xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw)
-                        _row_interior(of, ob, xf, xb, wf, wb, C, lo, hi, kw, sw, dw, pw)
-            _clamp_row(of, ob, WoC, act)
+                    xb = U(((n * D + idd) * H + ih) * WC)
+                    wb = U((i_d * kh + i_h) * kwC)
+                    for ow in range(lo):  # border pixels only: the interior is done by the row loop
+                        _pixel_border(of, ob + U(ow * C), xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw)
+                    for ow in range(hi, Wo):
+                        _pixel_border(of, ob + U(ow * C), xf, xb, wf, wb, C, ow, W, kw, sw, dw, pw)
+                    _row_interior(of, ob, xf, xb, wf, wb, C, lo, hi, kw, sw, dw, pw)
+        _clamp_row(of, ob, WoC, act)
+
+
+@njit(parallel=True, **_OPTS)
+def forward_act(x, w, b, out, stride, pads, dilation, act):  # pragma: no cover
+    """:func:`forward` into a float32/float64 ``out``, followed by activation ``act`` (0 none, 1 ReLU,
+    2 ReLU6), applied to each output row while it is still in the core's cache."""
+    g = _geometry(x, w, b, out, stride, pads, dilation)
+    xf, wf, of = x.reshape(-1), w.reshape(-1), out.reshape(-1)
+    for task in prange(g[0] * g[5] * g[23]):
+        _forward_task(of, U(0), xf, wf, b, task, g, act)
+
+
+@njit(parallel=True, **_OPTS)
+def forward_act_bf16(x, w, b, out, stride, pads, dilation, act):  # pragma: no cover
+    """:func:`forward_act` into bfloat16 bits (``uint16`` ``out``): each task computes its rows in a private
+    float32 buffer and rounds them once (float32 weights, bias and accumulation)."""
+    g = _geometry(x, w, b, out, stride, pads, dilation)
+    xf, wf, of = x.reshape(-1), w.reshape(-1), out.reshape(-1)
+    WoC = g[7] * g[4]
+    for task in prange(g[0] * g[5] * g[23]):
+        first, rows = _task_rows(task, g)
+        buf = np.empty(rows * WoC, np.float32)
+        _forward_task(buf, U(first * WoC), xf, wf, b, task, g, act)
+        store_row(of, U(first * WoC), buf, U(rows * WoC))
 
 
 @njit(parallel=True, **_OPTS)
@@ -465,7 +514,7 @@ def _scatter_tap(gxf, xb, gf, gb, wf, wo, C, ow_lo, ow_hi, sw, shift):  # pragma
         xo = xb + U((ow * sw + shift) * C)
         go = gb + U(ow * C)
         for c in range(uC):
-            gxf[xo + c] += wf[wo + c] * gf[go + c]
+            gxf[xo + c] += wf[wo + c] * load(gf, go + c)
 
 
 @njit(parallel=True, **_OPTS)
@@ -525,9 +574,9 @@ def _accum_quads_3(pf, acc, gf, gb, xf, xb, C, lo, hi, pw):  # pragma: no cover
         g0 = gb + U(ow * C)
         x0 = xb + U((ow - pw) * C)
         for c in range(uC):
-            ga, gb1, gc, gd = gf[g0 + c], gf[g0 + k1 + c], gf[g0 + k2 + c], gf[g0 + k3 + c]
-            xa, xb1, xc = xf[x0 + c], xf[x0 + k1 + c], xf[x0 + k2 + c]
-            xd, xe, xg = xf[x0 + k3 + c], xf[x0 + k4 + c], xf[x0 + k5 + c]
+            ga, gb1, gc, gd = load(gf, g0 + c), load(gf, g0 + k1 + c), load(gf, g0 + k2 + c), load(gf, g0 + k3 + c)
+            xa, xb1, xc = load(xf, x0 + c), load(xf, x0 + k1 + c), load(xf, x0 + k2 + c)
+            xd, xe, xg = load(xf, x0 + k3 + c), load(xf, x0 + k4 + c), load(xf, x0 + k5 + c)
             pf[a0 + c] += ga * xa + gb1 * xb1 + gc * xc + gd * xd
             pf[a1 + c] += ga * xb1 + gb1 * xc + gc * xd + gd * xe
             pf[a2 + c] += ga * xc + gb1 * xd + gc * xe + gd * xg
@@ -553,7 +602,7 @@ def _accum_weight_row(pf, acc, gf, gb, xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi,
             xo = xb + U(iw * C)
             ao = acc + U(j * C)
             for c in range(uC):
-                pf[ao + c] += gf[go + c] * xf[xo + c]
+                pf[ao + c] += load(gf, go + c) * load(xf, xo + c)
 
 
 def partial_slots(rows: int) -> int:

@@ -6,8 +6,11 @@ reason otherwise, so a caller that checked ``supports`` first never gets a silen
 The kernels are channels-last; the result's memory format follows the input's: a ``channels_last`` (or
 ``channels_last_3d``) tensor is used in place and gives a ``channels_last`` result, any other tensor is
 transposed by PyTorch on the way in and out and gives a contiguous result. float64 runs natively in
-the kernels (so ``torch.autograd.gradcheck`` checks the kernels themselves); bfloat16/float16 are not
-supported (``supports`` says so and the nn layers fall back to PyTorch). Double backward is not supported.
+the kernels (so ``torch.autograd.gradcheck`` checks the kernels themselves). bfloat16 tensors are read as
+their bit patterns (``dsconv.kernels._bf16``): the kernels accumulate in float32 with float32 weights and
+round each output once, as PyTorch's CPU convolution does; gradients are computed in float32 and rounded to
+bfloat16 at the end. float16 is not supported (``supports`` says so and the nn layers fall back to
+PyTorch). Double backward is not supported.
 """
 
 from __future__ import annotations
@@ -23,7 +26,11 @@ from dsconv.functional.shapes import Pads, effective_kernel_size
 from dsconv.kernels import _cl, _memory
 from dsconv.kernels.depthwise import Problem, cl_input, cl_weight, input_gradient_cl, make_problem
 
-_DTYPES = (torch.float32, torch.float64)
+_DTYPES = (torch.float32, torch.float64, torch.bfloat16)
+# tensor dtype -> (NumPy dtype of the data the kernels read, NumPy dtype they compute and accumulate in)
+_NP_DTYPES = {torch.float32: (np.dtype(np.float32), np.dtype(np.float32)),
+              torch.float64: (np.dtype(np.float64), np.dtype(np.float64)),
+              torch.bfloat16: (np.dtype(np.uint16), np.dtype(np.float32))}
 _CL_FORMATS = {4: torch.channels_last, 5: torch.channels_last_3d}
 
 
@@ -58,7 +65,8 @@ def supports(
     if x.device.type != "cpu" or weight.device.type != "cpu":
         return False, f"the kernels run on CPU only; got x on {x.device}, weight on {weight.device}"
     if x.dtype not in _DTYPES or weight.dtype != x.dtype:
-        return False, f"the kernels support float32 and float64 with matching dtypes; got x.dtype={x.dtype}, weight.dtype={weight.dtype}"
+        return False, ("the kernels support float32, float64 and bfloat16 with matching dtypes; "
+                       f"got x.dtype={x.dtype}, weight.dtype={weight.dtype}")
     if x.dim() not in (3, 4, 5):
         return False, f"`x` must have 1 to 3 spatial dimensions; got x.dim()={x.dim()}"
     n = x.dim() - 2
@@ -90,13 +98,20 @@ def _is_channels_last(x: torch.Tensor) -> bool:
 
 
 def _to_cl_numpy(t: torch.Tensor) -> np.ndarray:
-    """A channels-last tensor's data as ``(N, *spatial, C)`` NumPy (a view when already channels-last)."""
-    return t.permute(0, *range(2, t.dim()), 1).contiguous().numpy()
+    """A channels-last tensor's data as ``(N, *spatial, C)`` NumPy (a view when already channels-last);
+    bfloat16 as its ``uint16`` bit patterns."""
+    t = t.permute(0, *range(2, t.dim()), 1).contiguous()
+    return t.view(torch.int16).numpy().view(np.uint16) if t.dtype == torch.bfloat16 else t.numpy()
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    """A tensor sharing ``a``'s memory; ``uint16`` arrays are bfloat16 bit patterns."""
+    return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16) if a.dtype == np.uint16 else torch.from_numpy(a)
 
 
 def _from_cl_numpy(a: np.ndarray, p: Problem, channels: int, spatial: tuple[int, ...], keep: bool) -> torch.Tensor:
     """``(N, *spatial, C)`` data as an ``(N, C, *spatial)`` tensor: channels-last if ``keep``, else contiguous."""
-    t = torch.from_numpy(a.reshape(p.batch, *spatial, channels))
+    t = _tensor(a.reshape(p.batch, *spatial, channels))
     t = t.permute(0, t.dim() - 1, *range(1, t.dim() - 1))
     return t if keep else t.contiguous()
 
@@ -107,14 +122,14 @@ class DepthwiseConvFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride, pads, dilation):  # type: ignore[override]
         p = _problem(x.shape, weight.shape, stride, pads, dilation)
-        dtype = np.dtype(str(x.dtype).removeprefix("torch."))
-        b = _memory.zeros(p.out_channels, dtype) if bias is None else _memory.contiguous(bias.detach().numpy(), dtype)
+        data, dtype = _NP_DTYPES[x.dtype]
+        b = _memory.zeros(p.out_channels, dtype) if bias is None else _memory.contiguous(_float(bias), dtype)
         n = x.dim() - 2
         channels_last = _is_channels_last(x)
         ctx.save_for_backward(x, weight)
         ctx.meta = (p, channels_last, bias is not None, n)
-        out = _empty_cl(p, dtype)
-        _cl.forward(*_cl_args(x, weight, p, dtype), b, out, p.stride, p.pads, p.dilation)
+        out = _empty_cl(p, data)
+        _cl.forward(*_cl_args(x, weight, p), b, out, p.stride, p.pads, p.dilation)
         return _from_cl_numpy(out, p, p.out_channels, p.out_size[3 - n:], channels_last)
 
     @staticmethod
@@ -128,8 +143,15 @@ class DepthwiseConvFunction(torch.autograd.Function):
         return grads[0], grads[1], grad_bias, None, None, None
 
 
-def _cl_args(x: torch.Tensor, weight: torch.Tensor, p: Problem, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    return cl_input(_to_cl_numpy(x.detach()), p, dtype), cl_weight(weight.detach().numpy(), p, dtype)
+def _float(t: torch.Tensor) -> np.ndarray:
+    """A weight or bias as NumPy in the kernels' compute dtype (bfloat16 widened to float32, exactly)."""
+    t = t.detach()
+    return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+
+
+def _cl_args(x: torch.Tensor, weight: torch.Tensor, p: Problem) -> tuple[np.ndarray, np.ndarray]:
+    data, dtype = _NP_DTYPES[x.dtype]
+    return cl_input(_to_cl_numpy(x.detach()), p, data), cl_weight(_float(weight), p, dtype)
 
 
 def _empty_cl(p: Problem, dtype: np.dtype) -> np.ndarray:
@@ -137,20 +159,22 @@ def _empty_cl(p: Problem, dtype: np.dtype) -> np.ndarray:
 
 
 def _backward(grad_out, x, weight, p: Problem, n: int, need_x: bool, need_w: bool, channels_last: bool):
-    dtype = np.dtype(str(x.dtype).removeprefix("torch."))
+    """Both gradients in the compute dtype (float32 for bfloat16), returned in ``x``'s dtype."""
+    dtype = _NP_DTYPES[x.dtype][1]
     g = _to_cl_numpy(grad_out.to(x.dtype)).reshape(p.batch, p.out_size[0], p.out_size[1], -1)
-    x_cl, w_cl = _cl_args(x, weight, p, dtype)
+    x_cl, w_cl = _cl_args(x, weight, p)
     grad_x = grad_w = None
     if need_x:
-        gx = _memory.empty(x_cl.shape, x_cl.dtype)
+        gx = _memory.empty(x_cl.shape, dtype)
         input_gradient_cl(g, w_cl, gx, p)
         gx = gx.reshape(p.batch, *p.spatial, p.channels, p.multiplier).sum(axis=-1)
         grad_x = _from_cl_numpy(_memory.contiguous(gx, gx.dtype), p, p.channels, p.spatial[3 - n:], channels_last)
+        grad_x = grad_x.to(x.dtype)
     if need_w:
         partial = _memory.empty((_cl.partial_slots(p.batch * p.out_size[0] * p.out_size[1]), *w_cl.shape), dtype)
         _cl.backward_weight(g, x_cl, partial, p.out_channels, p.stride, p.pads, p.dilation)
         gw = partial.sum(axis=0).reshape(*p.kernel, p.out_channels).transpose(3, 0, 1, 2)
-        grad_w = torch.from_numpy(_memory.contiguous(gw, gw.dtype).reshape(weight.shape))
+        grad_w = torch.from_numpy(_memory.contiguous(gw, gw.dtype).reshape(weight.shape)).to(weight.dtype)
     return grad_x, grad_w
 
 
@@ -165,7 +189,7 @@ def depthwise_conv_torch(
     """Depthwise convolution of torch tensors on the Numba kernels, differentiable in ``x``, ``weight``, ``bias``.
 
     Args:
-        x: ``(N, C, *spatial)`` with 1 to 3 spatial dimensions, CPU, float32 or float64; a ``channels_last``
+        x: ``(N, C, *spatial)`` with 1 to 3 spatial dimensions, CPU, float32, float64 or bfloat16; a ``channels_last``
             tensor runs the channels-last kernel and gives a ``channels_last`` result.
         weight: ``(C * M, 1, *kernel_size)``, same dtype.
         bias: optional ``(C * M,)``.

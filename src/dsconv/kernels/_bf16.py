@@ -1,0 +1,120 @@
+"""bfloat16 for the Numba kernels: arrays of ``uint16`` holding bfloat16 bit patterns.
+
+NumPy and Numba have no bfloat16 type, but a bfloat16 is the upper half of a float32, so the kernels read it
+with a 16-bit shift and a bit cast (exact) and write it with round-to-nearest-even on the float32 bits, as
+PyTorch does. Both vectorise (shifts, adds and selects on integer lanes). Arithmetic is float32 throughout:
+the kernels load bfloat16 inputs, accumulate in float32 and round each output once.
+
+- :func:`load` ``(a, i)``: ``a[i]`` as a float (float arrays as they are, ``uint16`` arrays as bfloat16);
+- :func:`store_row` ``(dst, start, src, n)``: ``dst[start:start + n] = round(src[:n])`` (float32 ->
+  bfloat16 bits);
+- :func:`to_bits` / :func:`from_bits`: the same conversions for whole NumPy arrays, outside the kernels.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
+
+U32 = nb.uint32
+_OPTS = {"cache": True, "fastmath": True, "nogil": True}
+
+
+@intrinsic
+def _f32_from_bits(typingctx, bits):
+    """The float32 whose bit pattern is the low 32 bits of the unsigned integer ``bits``."""
+    if not isinstance(bits, types.Integer) or bits.signed:
+        return None
+
+    def codegen(context, builder, signature, args):
+        value = args[0]
+        if bits.bitwidth > 32:
+            value = builder.trunc(value, ir.IntType(32))
+        elif bits.bitwidth < 32:
+            value = builder.zext(value, ir.IntType(32))
+        return builder.bitcast(value, ir.FloatType())
+
+    return types.float32(bits), codegen
+
+
+@intrinsic
+def _bits_from_f32(typingctx, value):
+    """The bit pattern of the float32 ``value`` as a ``uint32``."""
+    if value != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.uint32(types.float32), codegen
+
+
+def load(a, i):  # pragma: no cover - replaced by the overload inside jitted code
+    """``a[i]`` as a float; see the module docstring."""
+    raise NotImplementedError("load is only callable from Numba-compiled code")
+
+
+@overload(load, inline="always")
+def _load_impl(a, i):
+    if isinstance(a, types.Array) and a.dtype == types.uint16:
+        def impl(a, i):  # pragma: no cover
+            return _f32_from_bits(U32(a[i]) << U32(16))
+
+        return impl
+    if isinstance(a, types.Array) and isinstance(a.dtype, types.Float):
+        def impl(a, i):  # pragma: no cover
+            return a[i]
+
+        return impl
+    return None
+
+
+@njit(**_OPTS)
+def round_bits(value):  # pragma: no cover
+    """Round a float32 to bfloat16 (nearest, ties to even) and return its 16 bits as a ``uint32``."""
+    u = _bits_from_f32(np.float32(value))
+    if (u & U32(0x7FFFFFFF)) > U32(0x7F800000):  # NaN: keep it a (quiet) NaN
+        return (u >> U32(16)) | U32(0x40)
+    return (u + U32(0x7FFF) + ((u >> U32(16)) & U32(1))) >> U32(16)
+
+
+@njit(**_OPTS)
+def store_row(dst, start, src, n):  # pragma: no cover
+    """``dst[start:start + n] = bfloat16(src[:n])`` for a ``uint16`` ``dst`` and a float32 ``src``."""
+    for e in range(n):
+        dst[start + e] = nb.uint16(round_bits(src[e]))
+
+
+@njit(parallel=True, **_OPTS)
+def _to_bits(src, dst):  # pragma: no cover
+    n = src.shape[0]
+    for e in nb.prange(n):
+        dst[e] = nb.uint16(round_bits(src[e]))
+
+
+@njit(parallel=True, **_OPTS)
+def _from_bits(src, dst):  # pragma: no cover
+    n = src.shape[0]
+    for e in nb.prange(n):
+        dst[e] = load(src, e)
+
+
+def to_bits(a: np.ndarray) -> np.ndarray:
+    """float32 array -> ``uint16`` array of its bfloat16 roundings (same shape)."""
+    src = np.ascontiguousarray(a, dtype=np.float32)
+    dst = np.empty(src.shape, np.uint16)
+    _to_bits(src.reshape(-1), dst.reshape(-1))
+    return dst
+
+
+def from_bits(a: np.ndarray) -> np.ndarray:
+    """``uint16`` array of bfloat16 bit patterns -> float32 array (exact; same shape)."""
+    if a.dtype != np.uint16:
+        raise TypeError(f"`a` must hold bfloat16 bit patterns as uint16. Received dtype={a.dtype}")
+    src = np.ascontiguousarray(a)
+    dst = np.empty(src.shape, np.float32)
+    _from_bits(src.reshape(-1), dst.reshape(-1))
+    return dst
