@@ -6,8 +6,8 @@ PyTorch does. Both vectorise (shifts, adds and selects on integer lanes). Arithm
 the kernels load bfloat16 inputs, accumulate in float32 and round each output once.
 
 - :func:`load` ``(a, i)``: ``a[i]`` as a float (float arrays as they are, ``uint16`` arrays as bfloat16);
-- :func:`store_row` ``(dst, start, src, n)``: ``dst[start:start + n] = round(src[:n])`` (float32 ->
-  bfloat16 bits);
+- :func:`store_row` ``(dst, start, src, src_start, n)``: ``dst[start:start + n] = round(src[src_start:][:n])``
+  (float32 -> bfloat16 bits);
 - :func:`to_bits` / :func:`from_bits`: the same conversions for whole NumPy arrays, outside the kernels.
 """
 
@@ -18,6 +18,8 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
+
+from dsconv.kernels._codegen import _restrict, _wide_vectors
 
 U32 = nb.uint32
 _OPTS = {"cache": True, "fastmath": True, "nogil": True}
@@ -74,18 +76,22 @@ def _load_impl(a, i):
 
 @njit(**_OPTS)
 def round_bits(value):  # pragma: no cover
-    """Round a float32 to bfloat16 (nearest, ties to even) and return its 16 bits as a ``uint32``."""
+    """Round a float32 to bfloat16 (nearest, ties to even) and return its 16 bits as a ``uint32``; a NaN stays
+    a (quiet) NaN. Branch-free, so loops over it vectorise."""
     u = _bits_from_f32(np.float32(value))
-    if (u & U32(0x7FFFFFFF)) > U32(0x7F800000):  # NaN: keep it a (quiet) NaN
-        return (u >> U32(16)) | U32(0x40)
-    return (u + U32(0x7FFF) + ((u >> U32(16)) & U32(1))) >> U32(16)
+    rounded = (u + U32(0x7FFF) + ((u >> U32(16)) & U32(1))) >> U32(16)
+    quiet_nan = (u >> U32(16)) | U32(0x40)
+    return quiet_nan if (u & U32(0x7FFFFFFF)) > U32(0x7F800000) else rounded
 
 
 @njit(**_OPTS)
-def store_row(dst, start, src, n):  # pragma: no cover
-    """``dst[start:start + n] = bfloat16(src[:n])`` for a ``uint16`` ``dst`` and a float32 ``src``."""
+def store_row(dst, start, src, src_start, n):  # pragma: no cover
+    """``dst[start:start + n] = bfloat16(src[src_start:src_start + n])`` for a ``uint16`` ``dst`` and a
+    float32 ``src``."""
+    _wide_vectors()
+    _restrict()
     for e in range(n):
-        dst[start + e] = nb.uint16(round_bits(src[e]))
+        dst[start + e] = nb.uint16(round_bits(src[src_start + e]))
 
 
 @njit(parallel=True, **_OPTS)

@@ -30,60 +30,14 @@ import os
 
 import numba as nb
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba import njit, prange
 
 from dsconv.kernels._bf16 import load, store_row
+from dsconv.kernels._codegen import _restrict, _wide_vectors
 
 U = nb.uint64
 # DSCONV_NUMBA_NOCACHE=1 disables the on-disk cache (needed to inspect the generated assembly).
 _OPTS = {"cache": os.environ.get("DSCONV_NUMBA_NOCACHE") is None, "fastmath": True, "nogil": True}
-
-
-@intrinsic
-def _wide_vectors(typingctx):
-    """Mark the calling function ``"prefer-vector-width"="512"`` and ``noinline`` (a no-op at run time).
-
-    LLVM's x86 back end reads the attribute per function. Measured single-threaded on a 3x3 row loop in cache
-    (``benchmarks/vector_width.py``, best of 3): 40-55 GFLOP/s with 512-bit vectors against 29-37 with 256-bit.
-    llvmlite's attribute set has no API for key-value attributes, so the text is added to the set directly;
-    should that ever fail, the function is compiled as before.
-    """
-
-    def codegen(context, builder, signature, args):
-        attrs = builder.function.attributes
-        try:
-            set.add(attrs, '"prefer-vector-width"="512"')
-            if "alwaysinline" not in attrs:
-                attrs.add("noinline")
-        except (TypeError, ValueError):  # pragma: no cover - a future llvmlite with a different attribute set
-            pass
-        return context.get_dummy_value()
-
-    return types.none(), codegen
-
-
-@intrinsic
-def _restrict(typingctx):
-    """Mark the calling function's float and double data pointers ``noalias`` (a no-op at run time).
-
-    Numba cannot tell LLVM that a helper's output array and input arrays are distinct, so LLVM guards each
-    vectorised loop with run-time overlap checks, and gives up vectorising a loop with many streams: the
-    two-row pass of :func:`_rows_3x3_pair` ran scalar at 5-13 GFLOP/s without it and at 29-136 with it
-    (``benchmarks/row_blocking.py``). Every helper that calls this is only ever given an output that no other
-    argument reads (the kernels write into buffers they allocate); read-only arguments may still share
-    memory, which ``noalias`` allows.
-    """
-
-    def codegen(context, builder, signature, args):
-        for arg in builder.function.args:
-            pointee = getattr(arg.type, "pointee", None)
-            if isinstance(pointee, (ir.FloatType, ir.DoubleType)):
-                arg.add_attribute("noalias")
-        return context.get_dummy_value()
-
-    return types.none(), codegen
 
 
 @njit(**_OPTS)
@@ -385,8 +339,8 @@ def _task_rows(task, g):  # pragma: no cover
 @njit(**_OPTS)
 def _forward_task(of, shift, xf, wf, b, task, g, act):  # pragma: no cover
     """Compute the output rows of ``task`` (bias, taps, activation) into ``of``, at their flat offsets in the
-    output minus ``shift`` (0 to write the output itself, the task's first offset to write a private row
-    buffer)."""
+    output minus ``shift`` (0 to write the output itself; to write a row buffer, the task's first offset minus
+    the buffer's position in ``of``)."""
     N, D, H, W, C, Do, Ho, Wo, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, lo, hi, step, per = g
     WC, WoC, kwC = W * C, Wo * C, kw * C
     fast = kd == 1 and kh == 3 and kw == 3
@@ -396,7 +350,7 @@ def _forward_task(of, shift, xf, wf, b, task, g, act):  # pragma: no cover
     oh0 = (task % per) * step
     id0 = od * sd - pd
     if step == 2 and oh0 + 1 < Ho and 0 <= id0 < D and oh0 - ph >= 0 and oh0 - ph + 3 < H:
-        ob = U((nd * Ho + oh0) * WoC) - shift
+        ob = U((nd * Ho + oh0) * WoC - shift)
         r0 = U(((n * D + id0) * H + oh0 - ph) * WC)
         r1, r2, r3 = r0 + U(WC), r0 + U(2 * WC), r0 + U(3 * WC)
         _rows_3x3_pair(of, ob, WoC, xf, r0, WC, wf, b, C, lo, hi, pw)
@@ -408,7 +362,7 @@ def _forward_task(of, shift, xf, wf, b, task, g, act):  # pragma: no cover
         _clamp_row(of, ob, 2 * WoC, act)
         return
     for oh in range(oh0, min(oh0 + step, Ho)):
-        ob = U((nd * Ho + oh) * WoC) - shift
+        ob = U((nd * Ho + oh) * WoC - shift)
         ih0 = oh * sh - ph
         if fast and 0 <= id0 < D and ih0 >= 0 and ih0 + 2 * dh < H:
             r0 = U(((n * D + id0) * H + ih0) * WC)
@@ -446,21 +400,27 @@ def forward_act(x, w, b, out, stride, pads, dilation, act):  # pragma: no cover
     g = _geometry(x, w, b, out, stride, pads, dilation)
     xf, wf, of = x.reshape(-1), w.reshape(-1), out.reshape(-1)
     for task in prange(g[0] * g[5] * g[23]):
-        _forward_task(of, U(0), xf, wf, b, task, g, act)
+        _forward_task(of, 0, xf, wf, b, task, g, act)
 
 
 @njit(parallel=True, **_OPTS)
 def forward_act_bf16(x, w, b, out, stride, pads, dilation, act):  # pragma: no cover
-    """:func:`forward_act` into bfloat16 bits (``uint16`` ``out``): each task computes its rows in a private
-    float32 buffer and rounds them once (float32 weights, bias and accumulation)."""
+    """:func:`forward_act` into bfloat16 bits (``uint16`` ``out``): the tasks run in 16 parallel chunks, each
+    computing its rows in its own float32 row buffer and rounding them once (float32 weights, bias and
+    accumulation). The buffers are allocated once per call: allocating inside the parallel loop, or asking
+    for the thread's index (which stops Numba from caching the function), is avoided."""
     g = _geometry(x, w, b, out, stride, pads, dilation)
     xf, wf, of = x.reshape(-1), w.reshape(-1), out.reshape(-1)
-    WoC = g[7] * g[4]
-    for task in prange(g[0] * g[5] * g[23]):
-        first, rows = _task_rows(task, g)
-        buf = np.empty(rows * WoC, np.float32)
-        _forward_task(buf, U(first * WoC), xf, wf, b, task, g, act)
-        store_row(of, U(first * WoC), buf, U(rows * WoC))
+    WoC, tasks = g[7] * g[4], g[0] * g[5] * g[23]
+    span = g[22] * WoC  # elements of the largest task
+    chunks = min(tasks, 16)
+    rows = np.empty(chunks * span, np.float32)
+    for k in prange(chunks):
+        at = k * span
+        for task in range(k * tasks // chunks, (k + 1) * tasks // chunks):
+            first, count = _task_rows(task, g)
+            _forward_task(rows, first * WoC - at, xf, wf, b, task, g, act)
+            store_row(of, U(first * WoC), rows, U(at), U(count * WoC))
 
 
 @njit(parallel=True, **_OPTS)
