@@ -39,7 +39,8 @@ def main() -> None:
             ho = (h + 2 - 3) // s + 1
             x = _memory.copy(rng.standard_normal((n, 1, h, h * c), dtype=np.float32))
             xb = _bf16.to_bits(x)
-            w = _memory.copy(rng.standard_normal((1, 3, 3 * c), dtype=np.float32))
+            # bfloat16 weights (widened to float32 for the kernel, exactly, as the torch bridge does)
+            w = _memory.copy(_bf16.from_bits(_bf16.to_bits(rng.standard_normal((1, 3, 3 * c), dtype=np.float32))))
             b = _memory.zeros(c, np.float32)
             out = _memory.empty((n, 1, ho, ho * c), np.float32)
             outb = _memory.empty((n, 1, ho, ho * c), np.uint16)
