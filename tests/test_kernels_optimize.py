@@ -95,6 +95,14 @@ def test_rejects_non_modules_and_unknown_matmul():
         optimize(nn.Identity(), matmul="mkl")
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_rejects_half_precision_models_with_a_clear_error(dtype):
+    model = nn.Sequential(nn.Conv2d(3, 3, 3, groups=3), nn.BatchNorm2d(3), nn.Conv2d(3, 4, 1)).to(dtype)
+    with pytest.raises(TypeError, match=rf"`model` must have float32 or float64 parameters and buffers .*model.float\(\)\). "
+                                        rf"Received 0.weight of dtype {dtype}"):
+        optimize(model)
+
+
 @pytest.mark.parametrize("act", [nn.ReLU, nn.ReLU6, None])
 @pytest.mark.parametrize("stride, batch", [(1, 1), (2, 3)])
 def test_onednn_pointwise_matches_eager(act, stride, batch):

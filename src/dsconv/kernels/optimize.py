@@ -243,6 +243,10 @@ def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "aut
         A deep copy in eval mode, with the rewrites listed in the module docstring. It computes the same
         outputs as ``model.eval()`` up to float rounding; its parameters do not require gradients.
 
+    Raises:
+        TypeError: ``model`` is not a module, or has floating parameters or buffers other than float32/float64
+            (a bfloat16 or float16 model: run ``model.float()`` first).
+
     Example:
         >>> import torch, dsconv
         >>> net = dsconv.create_model("mobilenet_v1", width=0.25, num_classes=10).eval()
@@ -253,6 +257,10 @@ def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "aut
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"`model` must be a torch.nn.Module. Received model of type {type(model).__name__}")
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"`model` must have float32 or float64 parameters and buffers (the optimized modules "
+                            f"compute in those; convert with model.float()). Received {name} of dtype {t.dtype}")
     matmul = resolve_matmul(matmul)
     optimized = copy.deepcopy(model).eval()
     fused = _fuse_block(optimized, matmul)
