@@ -129,9 +129,12 @@ def _rows_3x3(of, ob, xf, r0, r1, r2, wf, b, C, lo, hi, sw, dw, pw):  # pragma: 
         for c in range(uC):
             of[o + c] = (
                 b[c]
-                + wf[t0 + c] * load(xf, pa + c) + wf[t1 + c] * load(xf, pa + step + c) + wf[t2 + c] * load(xf, pa + step + step + c)
-                + wf[t3 + c] * load(xf, pb + c) + wf[t4 + c] * load(xf, pb + step + c) + wf[t5 + c] * load(xf, pb + step + step + c)
-                + wf[t6 + c] * load(xf, pc + c) + wf[t7 + c] * load(xf, pc + step + c) + wf[t8 + c] * load(xf, pc + step + step + c)
+                + wf[t0 + c] * load(xf, pa + c) + wf[t1 + c] * load(xf, pa + step + c)
+                + wf[t2 + c] * load(xf, pa + step + step + c)
+                + wf[t3 + c] * load(xf, pb + c) + wf[t4 + c] * load(xf, pb + step + c)
+                + wf[t5 + c] * load(xf, pb + step + step + c)
+                + wf[t6 + c] * load(xf, pc + c) + wf[t7 + c] * load(xf, pc + step + c)
+                + wf[t8 + c] * load(xf, pc + step + step + c)
             )
 
 
@@ -154,11 +157,13 @@ def _edge_3x3(of, o, xf, r0, r1, r2, wf, b, C, ow, W, sw, dw, pw):  # pragma: no
         a, bb, cc = r0 + p, r1 + p, r2 + p
         if first:
             for c in range(uC):
-                of[o + c] = b[c] + wf[w0 + c] * load(xf, a + c) + wf[w1 + c] * load(xf, bb + c) + wf[w2 + c] * load(xf, cc + c)
+                of[o + c] = (b[c] + wf[w0 + c] * load(xf, a + c) + wf[w1 + c] * load(xf, bb + c)
+                             + wf[w2 + c] * load(xf, cc + c))
             first = False
         else:
             for c in range(uC):
-                of[o + c] += wf[w0 + c] * load(xf, a + c) + wf[w1 + c] * load(xf, bb + c) + wf[w2 + c] * load(xf, cc + c)
+                of[o + c] += (wf[w0 + c] * load(xf, a + c) + wf[w1 + c] * load(xf, bb + c)
+                              + wf[w2 + c] * load(xf, cc + c))
     if first:  # no tap inside the row (padding wider than the kernel reach)
         for c in range(uC):
             of[o + c] = b[c]

@@ -40,7 +40,7 @@ def _restrict(typingctx):
 
     Numba cannot tell LLVM that a helper's output array and input arrays are distinct, so LLVM guards each
     vectorised loop with run-time overlap checks, and gives up vectorising a loop with many streams: the
-    two-row pass of :func:`_rows_3x3_pair` ran scalar at 5-13 GFLOP/s without it and at 29-136 with it
+    two-row pass of ``_cl._rows_3x3_pair`` ran scalar at 5-13 GFLOP/s without it and at 29-136 with it
     (``benchmarks/row_blocking.py``). Every helper that calls this is only ever given an output that no other
     argument reads (the kernels write into buffers they allocate); read-only arguments may still share
     memory, which ``noalias`` allows.

@@ -189,8 +189,8 @@ def depthwise_conv_torch(
     """Depthwise convolution of torch tensors on the Numba kernels, differentiable in ``x``, ``weight``, ``bias``.
 
     Args:
-        x: ``(N, C, *spatial)`` with 1 to 3 spatial dimensions, CPU, float32, float64 or bfloat16; a ``channels_last``
-            tensor runs the channels-last kernel and gives a ``channels_last`` result.
+        x: ``(N, C, *spatial)`` with 1 to 3 spatial dimensions, CPU, float32, float64 or bfloat16; a
+            ``channels_last`` tensor runs the channels-last kernel and gives a ``channels_last`` result.
         weight: ``(C * M, 1, *kernel_size)``, same dtype.
         bias: optional ``(C * M,)``.
         stride, dilation: int or tuple per spatial dimension.
