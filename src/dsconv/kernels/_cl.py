@@ -555,9 +555,8 @@ def _accum_weight_row(pf, acc, gf, gb, xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi,
     _wide_vectors()
     _restrict()
     uC = U(C)
-    for ow in range(Wo):
-        if lo <= ow < done:
-            continue
+    for u in range(lo + Wo - done):  # the pixels before lo, then from done on (not a scan of the whole row)
+        ow = u if u < lo else u - lo + done
         interior = lo <= ow < hi
         go = gb + U(ow * C)
         for j in range(kw):
