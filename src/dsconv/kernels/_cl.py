@@ -359,9 +359,8 @@ def _forward_task(of, shift, xf, wf, b, task, g, act):  # pragma: no cover
         r0 = U(((n * D + id0) * H + oh0 - ph) * WC)
         r1, r2, r3 = r0 + U(WC), r0 + U(2 * WC), r0 + U(3 * WC)
         _rows_3x3_pair(of, ob, WoC, xf, r0, WC, wf, b, C, lo, hi, pw)
-        for ow in range(Wo):
-            if lo <= ow < hi:
-                continue
+        for u in range(lo + Wo - hi):  # border pixels: those before lo, then from hi on
+            ow = u if u < lo else u - lo + hi
             _edge_3x3(of, ob + U(ow * C), xf, r0, r1, r2, wf, b, C, ow, W, sw, dw, pw)
             _edge_3x3(of, ob + U(WoC + ow * C), xf, r1, r2, r3, wf, b, C, ow, W, sw, dw, pw)
         _clamp_row(of, ob, 2 * WoC, act)
