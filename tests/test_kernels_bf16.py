@@ -33,6 +33,17 @@ def test_rounding_to_bfloat16_matches_pytorch_bit_for_bit(a):
         np.testing.assert_array_equal(_bf16.from_bits(bits), expected)
 
 
+def test_load_reads_floats_and_bfloat16_bits_alike_in_python_and_numba():
+    import numba
+
+    values = np.array([1.5, -2.25, 3.0e38, 0.0], np.float32)
+    bits = _bf16.to_bits(values)
+    jitted = numba.njit(lambda a, i: _bf16.load(a, i))
+    for i, v in enumerate(values):
+        assert _bf16.load(values, i) == v and _bf16.load(bits, i) == _bf16.from_bits(bits)[i]
+        assert jitted(values, i) == v and jitted(bits, i) == _bf16.load(bits, i)
+
+
 def test_nan_stays_nan_and_bad_input_is_rejected():
     bits = _bf16.to_bits(np.array([np.nan, -np.nan], np.float32))
     assert np.isnan(_bf16.from_bits(bits)).all()

@@ -54,9 +54,12 @@ def _bits_from_f32(typingctx, value):
     return types.uint32(types.float32), codegen
 
 
-def load(a, i):  # pragma: no cover - replaced by the overload inside jitted code
-    """``a[i]`` as a float; see the module docstring."""
-    raise NotImplementedError("load is only callable from Numba-compiled code")
+def load(a: np.ndarray, i: int) -> float:
+    """``a[i]`` as a float: float arrays as they are, ``uint16`` arrays as bfloat16 bit patterns (widened to
+    float32 exactly). This Python version serves callers outside Numba; jitted code uses the overload below."""
+    if a.dtype == np.uint16:
+        return np.array([int(a[i]) << 16], np.uint32).view(np.float32)[0]
+    return a[i]
 
 
 @overload(load, inline="always")
