@@ -81,8 +81,12 @@ def barrier(ctx: DistContext) -> None:
 
 
 def teardown(ctx: DistContext) -> None:
-    """Leave the process group if ``setup`` created it."""
+    """Leave the process group if ``setup`` created it (after collecting garbage, so that no cycle still holds a
+    ``DistributedDataParallel`` wrapper, and through it the group, into interpreter shutdown)."""
     if ctx.owns_group:
+        import gc
+
         import torch.distributed as dist
 
+        gc.collect()
         dist.destroy_process_group()

@@ -112,6 +112,7 @@ def fit(model: Any, data: Any, config: TrainConfig | None = None, *, model_spec:
     """
     config = config or TrainConfig()
     ctx = setup(config.device)
+    run = None
     try:
         run = _prepare(model, data, config, ctx, model_spec)
         history, start = _maybe_resume(run)
@@ -121,8 +122,11 @@ def fit(model: Any, data: Any, config: TrainConfig | None = None, *, model_spec:
             _save(run, data, history, record)
             for callback in callbacks:
                 callback(record)
-        return _finish(run, data, history)
+        result = _finish(run, data, history)
+        barrier(ctx)  # no rank leaves the group while another still has gloo traffic in flight
+        return result
     finally:
+        run = None  # the DDP wrapper holds the process group: release it before the group is destroyed
         teardown(ctx)
 
 
