@@ -1,9 +1,12 @@
-"""A/B of the depthwise forward (or, with ``--weight-grad``, weight-gradient) kernel against an earlier
-revision, interleaved in one process.
+"""A/B of the depthwise forward (or, with ``--weight-grad``, weight-gradient; with ``--backward``, both gradients)
+kernel against an earlier revision, interleaved in one process.
 
 The module ``src/dsconv/kernels/_cl.py`` of ``--rev`` (``git show``) is loaded beside the working tree's, and
 both run the MobileNetV1 3x3 shapes call by call in alternating order (their outputs are compared first), so
 machine noise hits both alike. Prints each shape's medians and the geometric-mean speed-up per batch.
+``--backward`` times the revision's two separate gradient kernels (the input gradient as ``input_gradient_cl``
+runs it: the forward kernel with the flipped weights at stride 1, ``backward_input`` otherwise; then
+``backward_weight``) against the working tree's ``backward_both`` (``--rev`` must predate it).
 
     DSCONV_NUMBA_NOCACHE=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/kernel_ab.py --rev HEAD~1
 """
@@ -45,6 +48,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--weight-grad", action="store_true", help="time backward_weight instead of forward_act")
+    parser.add_argument("--backward", action="store_true",
+                        help="time both gradients: the revision's two kernels against backward_both")
     args = parser.parse_args()
     numba.set_num_threads(args.threads)
     old = load_revision(args.rev)
@@ -56,7 +61,29 @@ def main() -> None:
             x = _memory.copy(rng.standard_normal((n, 1, h, h * c), dtype=np.float32))
             w = _memory.copy(rng.standard_normal((1, 3, 3 * c), dtype=np.float32))
             b = _memory.zeros(c, np.float32)
-            if args.weight_grad:
+            if args.backward:
+                g = _memory.copy(rng.standard_normal((n, 1, ho, ho * c), dtype=np.float32))
+                flipped = _memory.contiguous(w.reshape(1, 3, 3, c)[:, ::-1, ::-1], np.float32).reshape(1, 3, 3 * c)
+                slots = _cl.partial_slots(n * ho)
+                outs = {k: (_memory.empty(x.shape, np.float32), _memory.empty((slots, 1, 3, 3 * c), np.float32))
+                        for k in ("old", "new")}
+
+                def separate(gx=outs["old"][0], part=outs["old"][1]):
+                    if s == 1:
+                        old.forward_act(g, flipped, b, gx, (1, 1, 1), (0, 1, 1), (1, 1, 1), 0)
+                    else:
+                        old.backward_input(g, w, gx, c, (1, s, s), (0, 1, 1), (1, 1, 1))
+                    old.backward_weight(g, x, part, c, (1, s, s), (0, 1, 1), (1, 1, 1))
+
+                calls = {"old": separate,
+                         "new": lambda gx=outs["new"][0], part=outs["new"][1]: _cl.backward_both(
+                             g, x, w, flipped, b, gx, part, c, (1, s, s), (0, 1, 1), (1, 1, 1), (0, 1, 1))}
+                for call in calls.values():
+                    call()
+                for a_old, a_new in zip(outs["old"], outs["new"]):
+                    np.testing.assert_array_equal(a_new, a_old)
+                outs = {k: v[1] for k, v in outs.items()}
+            elif args.weight_grad:
                 g = _memory.copy(rng.standard_normal((n, 1, ho, ho * c), dtype=np.float32))
                 shape = (_cl.partial_slots(n * ho), 1, 3, 3 * c)
                 outs = {"old": _memory.empty(shape, np.float32), "new": _memory.empty(shape, np.float32)}

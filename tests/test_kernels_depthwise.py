@@ -218,3 +218,48 @@ def test_forward_3x3_stride1_row_pairs_every_height_and_width(padding, rng):
     w3 = rng.standard_normal((4, 1, 1, 3, 3))
     np.testing.assert_allclose(K.depthwise_conv3d(x3, w3, None, 1, (0, 1, 1), 1, data_format="channels_last"),
                                F.depthwise_conv3d(x3, w3, None, 1, (0, 1, 1), 1, data_format="channels_last"), **TOL64)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_one_pass_backward_is_bitwise_the_two_separate_kernels(dims, stride, rng):
+    """``gradients_cl`` computes both gradients in one kernel (``_cl.backward_both``); its chunks, rows and sums
+    are those of the two separate kernels, so the results must be identical bit for bit: for row counts below
+    and above the 16 weight-gradient slots (chunks with no input-gradient task), every padding, kernel sizes
+    that take and skip the 3x3 fast paths, float32, float64 and bfloat16 bits."""
+    from dsconv.kernels import _bf16, _cl, _memory
+    from dsconv.kernels.depthwise import cl_weight, gradients_cl, input_gradient_cl, make_problem
+
+    cases = 0
+    for batch, h, c, k, pad, dil in [(1, 1, 3, 3, 1, 1), (1, 5, 16, 3, 1, 1), (2, 13, 5, 3, 0, 1), (3, 9, 8, 5, 2, 1),
+                                     (2, 11, 7, 3, 2, 2), (1, 20, 4, 2, 1, 1), (1, 40, 2, 1, 0, 1)]:
+        w_sp = (6, h) if dims == 2 else (3, 4, h)
+        kernel = (k,) * dims
+        out = tuple((n + 2 * pad - dil * (k - 1) - 1) // stride + 1 for n in w_sp)
+        if min(out) <= 0:
+            continue
+        p = make_problem((batch, c, *w_sp), kernel, 1, (stride,) * dims, ((pad, pad),) * dims, (dil,) * dims, out)
+        lift = (1,) * (3 - dims)
+        for dtype in (np.float32, np.float64, "bf16"):
+            compute = np.float32 if dtype == "bf16" else dtype
+            x = rng.standard_normal((batch, *lift, *w_sp[:-1], w_sp[-1] * c)).astype(np.float32)
+            g = rng.standard_normal((batch, *lift, *out[:-1], out[-1] * c)).astype(np.float32)
+            if dtype == "bf16":
+                x, g = _bf16.to_bits(x), _bf16.to_bits(g)
+            else:
+                x, g = x.astype(dtype), g.astype(dtype)
+            w_cl = cl_weight(rng.standard_normal((c, 1, *kernel)), p, compute)
+            gx = _memory.empty(x.shape, compute)
+            input_gradient_cl(g, w_cl, gx, p)
+            partial = _memory.empty((_cl.partial_slots(p.batch * p.out_size[0] * p.out_size[1]), *w_cl.shape), compute)
+            _cl.backward_weight(g, x, partial, c, p.stride, p.pads, p.dilation)
+            got_x, got_w = gradients_cl(g, x, w_cl, p)
+            np.testing.assert_array_equal(got_x, gx)
+            np.testing.assert_array_equal(got_w, partial.sum(axis=0))
+            only_x, none_w = gradients_cl(g, x, w_cl, p, need_w=False)
+            none_x, only_w = gradients_cl(g, x, w_cl, p, need_x=False)
+            assert none_w is None and none_x is None
+            np.testing.assert_array_equal(only_x, gx)
+            np.testing.assert_array_equal(only_w, got_w)
+            cases += 1
+    assert cases >= 15

@@ -431,41 +431,49 @@ def forward_act_bf16(x, w, b, out, stride, pads, dilation, act):  # pragma: no c
 def backward_input(g, w, gx, C, stride, pads, dilation):  # pragma: no cover
     """Input gradient. g ``(N, Do, Ho, Wo*C)``, w ``(kd, kh, kw*C)``, gx ``(N, D, H, W*C)`` (overwritten).
 
-    One task per input row; it scatters the contributions of the output rows that saw it, tap by tap over
-    the range of output pixels whose tap lands inside the row (no per-pixel divisibility tests), so no two
-    tasks write the same memory. (At stride 1 the caller uses the forward kernel with the flipped weights.)
+    One task per input row (:func:`_input_grad_row`), so no two tasks write the same memory. (At stride 1 the
+    caller uses the forward kernel with the flipped weights.)
     """
     N, D, H, WC = gx.shape
-    _, Do, Ho, WoC = g.shape
-    kd, kh, kwC = w.shape
+    gf, wf, gxf = g.reshape(-1), w.reshape(-1), gx.reshape(-1)
+    for t in prange(N * D * H):
+        _input_grad_row(gxf, gf, wf, t, gx.shape, g.shape, w.shape, C, stride, pads, dilation)
+
+
+@njit(**_OPTS)
+def _input_grad_row(gxf, gf, wf, t, x_shape, g_shape, w_shape, C, stride, pads, dilation):  # pragma: no cover
+    """Input row ``t`` (counted over ``(n, d, h)``) of the input gradient: it scatters the contributions of the
+    output rows that saw it, tap by tap over the range of output pixels whose tap lands inside the row (no
+    per-pixel divisibility tests)."""
+    N, D, H, WC = x_shape
+    _, Do, Ho, WoC = g_shape
+    kd, kh, kwC = w_shape
     W, Wo, kw = WC // C, WoC // C, kwC // C
     sd, sh, sw = stride
     pd, ph, pw = pads
     dd, dh, dw = dilation
-    gf, wf, gxf = g.reshape(-1), w.reshape(-1), gx.reshape(-1)
-    for t in prange(N * D * H):
-        n = t // (D * H)
-        idd = (t // H) % D
-        ih = t % H
-        xb = U(t * WC)
-        for e in range(U(WC)):
-            gxf[xb + e] = 0.0
-        for i_d in range(kd):
-            num_d = idd + pd - i_d * dd
-            if num_d < 0 or num_d % sd != 0 or num_d // sd >= Do:
+    n = t // (D * H)
+    idd = (t // H) % D
+    ih = t % H
+    xb = U(t * WC)
+    for e in range(U(WC)):
+        gxf[xb + e] = 0.0
+    for i_d in range(kd):
+        num_d = idd + pd - i_d * dd
+        if num_d < 0 or num_d % sd != 0 or num_d // sd >= Do:
+            continue
+        for i_h in range(kh):
+            num_h = ih + ph - i_h * dh
+            if num_h < 0 or num_h % sh != 0 or num_h // sh >= Ho:
                 continue
-            for i_h in range(kh):
-                num_h = ih + ph - i_h * dh
-                if num_h < 0 or num_h % sh != 0 or num_h // sh >= Ho:
-                    continue
-                gb = U(((n * Do + num_d // sd) * Ho + num_h // sh) * WoC)
-                wb = U((i_d * kh + i_h) * kwC)
-                for j in range(kw):
-                    # output pixels ow whose tap j reads input column ow*sw - pw + j*dw inside [0, W)
-                    shift = j * dw - pw
-                    ow_lo = max(0, (-shift + sw - 1) // sw) if shift < 0 else 0
-                    ow_hi = min(Wo, (W - 1 - shift) // sw + 1) if W - 1 - shift >= 0 else 0
-                    _scatter_tap(gxf, xb, gf, gb, wf, wb + U(j * C), C, ow_lo, ow_hi, sw, shift)
+            gb = U(((n * Do + num_d // sd) * Ho + num_h // sh) * WoC)
+            wb = U((i_d * kh + i_h) * kwC)
+            for j in range(kw):
+                # output pixels ow whose tap j reads input column ow*sw - pw + j*dw inside [0, W)
+                shift = j * dw - pw
+                ow_lo = max(0, (-shift + sw - 1) // sw) if shift < 0 else 0
+                ow_hi = min(Wo, (W - 1 - shift) // sw + 1) if W - 1 - shift >= 0 else 0
+                _scatter_tap(gxf, xb, gf, gb, wf, wb + U(j * C), C, ow_lo, ow_hi, sw, shift)
 
 
 @njit(**_OPTS)
@@ -486,39 +494,88 @@ def backward_weight(g, x, partial, C, stride, pads, dilation):  # pragma: no cov
     """Weight gradient partial sums. g ``(N, Do, Ho, Wo*C)``, x ``(N, D, H, W*C)``,
     partial ``(T, kd, kh, kw*C)`` (overwritten; the caller sums over ``T``, one slot per chunk of rows).
     """
-    N, D, H, WC = x.shape
-    _, Do, Ho, WoC = g.shape
-    T, kd, kh, kwC = partial.shape
-    W, Wo, kw = WC // C, WoC // C, kwC // C
-    sd, sh, sw = stride
-    pd, ph, pw = pads
-    dd, dh, dw = dilation
+    T = partial.shape[0]
+    slot = partial.size // T
+    rows = g.shape[0] * g.shape[1] * g.shape[2]
     gf, xf, pf = g.reshape(-1), x.reshape(-1), partial.reshape(-1)
-    rows = N * Do * Ho
-    lo, hi = interior_range(Wo, W, kw, sw, dw, pw)
-    slot = kd * kh * kwC
-    quads = kw == 3 and sw == 1 and dw == 1
     for k in prange(T):
         ab = U(k * slot)
         for e in range(U(slot)):
             pf[ab + e] = 0.0
         for t in range(k * rows // T, (k + 1) * rows // T):
-            n = t // (Do * Ho)
-            od = (t // Ho) % Do
-            oh = t % Ho
-            for i_d in range(kd):
-                idd = od * sd - pd + i_d * dd
-                if idd < 0 or idd >= D:
-                    continue
-                for i_h in range(kh):
-                    ih = oh * sh - ph + i_h * dh
-                    if ih < 0 or ih >= H:
-                        continue
-                    acc = ab + U((i_d * kh + i_h) * kwC)
-                    xb = U(((n * D + idd) * H + ih) * WC)
-                    gb = U(t * WoC)
-                    done = _accum_quads_3(pf, acc, gf, gb, xf, xb, C, lo, hi, pw) if quads else lo
-                    _accum_weight_row(pf, acc, gf, gb, xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi, done)
+            _weight_grad_row(pf, ab, gf, xf, t, x.shape, g.shape, partial.shape, C, stride, pads, dilation)
+
+
+@njit(parallel=True, **_OPTS)
+def backward_both(g, x, w, w_flipped, zero, gx, partial, C, stride, pads, dilation, flipped_pads):  # pragma: no cover
+    """Input gradient into ``gx`` and weight-gradient partial sums into ``partial`` in one pass over ``g``.
+
+    Arrays as in :func:`backward_input` and :func:`backward_weight`; at stride 1 the input gradient is the
+    forward of ``g`` with ``w_flipped`` (``(kd, kh, kw*C)``, the kernel reversed), a zero bias ``zero`` ``(C,)``
+    and before-pads ``flipped_pads``, as :func:`dsconv.kernels.depthwise.input_gradient_cl` runs it; ``w`` is
+    used at other strides. Each of the ``T`` chunks (one per slot of ``partial``) computes its share of the
+    input-gradient rows and, interleaved with them, its share of the weight-gradient rows, so each row of ``g``
+    is read from memory once for both (twice in the separate kernels). Chunks, rows and the order of
+    every sum are those of the two separate kernels: the results are bit-identical to theirs.
+    """
+    T = partial.shape[0]
+    slot = partial.size // T
+    N, D, H, WC = x.shape
+    rows = g.shape[0] * g.shape[1] * g.shape[2]
+    s1 = stride[0] == 1 and stride[1] == 1 and stride[2] == 1
+    gi = _geometry(g, w_flipped, zero, gx, (1, 1, 1), flipped_pads, dilation)
+    tasks = gi[0] * gi[5] * gi[23] if s1 else N * D * H
+    gf, xf, pf, gxf = g.reshape(-1), x.reshape(-1), partial.reshape(-1), gx.reshape(-1)
+    wf, ff = w.reshape(-1), w_flipped.reshape(-1)
+    for k in prange(T):
+        ab = U(k * slot)
+        for e in range(U(slot)):
+            pf[ab + e] = 0.0
+        a0, a1 = k * tasks // T, (k + 1) * tasks // T
+        b0, b1 = k * rows // T, (k + 1) * rows // T
+        t = b0
+        for i in range(a0, a1):
+            if s1:
+                _forward_task(gxf, 0, gf, ff, zero, i, gi, 0)
+            else:
+                _input_grad_row(gxf, gf, wf, i, x.shape, g.shape, w.shape, C, stride, pads, dilation)
+            stop = b0 + (i + 1 - a0) * (b1 - b0) // (a1 - a0)  # keep pace: the rows of g just read
+            while t < stop:
+                _weight_grad_row(pf, ab, gf, xf, t, x.shape, g.shape, partial.shape, C, stride, pads, dilation)
+                t += 1
+        while t < b1:
+            _weight_grad_row(pf, ab, gf, xf, t, x.shape, g.shape, partial.shape, C, stride, pads, dilation)
+            t += 1
+
+
+@njit(**_OPTS)
+def _weight_grad_row(pf, ab, gf, xf, t, x_shape, g_shape, p_shape, C, stride, pads, dilation):  # pragma: no cover
+    """Add output row ``t``'s (counted over ``(n, od, oh)``) products to the accumulator slot at ``pf[ab:]``."""
+    N, D, H, WC = x_shape
+    _, Do, Ho, WoC = g_shape
+    _, kd, kh, kwC = p_shape
+    W, Wo, kw = WC // C, WoC // C, kwC // C
+    sd, sh, sw = stride
+    pd, ph, pw = pads
+    dd, dh, dw = dilation
+    lo, hi = interior_range(Wo, W, kw, sw, dw, pw)
+    quads = kw == 3 and sw == 1 and dw == 1
+    n = t // (Do * Ho)
+    od = (t // Ho) % Do
+    oh = t % Ho
+    for i_d in range(kd):
+        idd = od * sd - pd + i_d * dd
+        if idd < 0 or idd >= D:
+            continue
+        for i_h in range(kh):
+            ih = oh * sh - ph + i_h * dh
+            if ih < 0 or ih >= H:
+                continue
+            acc = ab + U((i_d * kh + i_h) * kwC)
+            xb = U(((n * D + idd) * H + ih) * WC)
+            gb = U(t * WoC)
+            done = _accum_quads_3(pf, acc, gf, gb, xf, xb, C, lo, hi, pw) if quads else lo
+            _accum_weight_row(pf, acc, gf, gb, xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi, done)
 
 
 @njit(**_OPTS)

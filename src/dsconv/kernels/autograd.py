@@ -24,7 +24,7 @@ import torch
 from dsconv._validation import to_tuple
 from dsconv.functional.shapes import Pads, effective_kernel_size
 from dsconv.kernels import _cl, _memory
-from dsconv.kernels.depthwise import Problem, cl_input, cl_weight, input_gradient_cl, make_problem
+from dsconv.kernels.depthwise import Problem, cl_input, cl_weight, gradients_cl, make_problem
 
 _DTYPES = (torch.float32, torch.float64, torch.bfloat16)
 # tensor dtype -> (NumPy dtype of the data the kernels read, NumPy dtype they compute and accumulate in)
@@ -160,20 +160,16 @@ def _empty_cl(p: Problem, dtype: np.dtype) -> np.ndarray:
 
 def _backward(grad_out, x, weight, p: Problem, n: int, need_x: bool, need_w: bool, channels_last: bool):
     """Both gradients in the compute dtype (float32 for bfloat16), returned in ``x``'s dtype."""
-    dtype = _NP_DTYPES[x.dtype][1]
     g = _to_cl_numpy(grad_out.to(x.dtype)).reshape(p.batch, p.out_size[0], p.out_size[1], -1)
     x_cl, w_cl = _cl_args(x, weight, p)
     grad_x = grad_w = None
-    if need_x:
-        gx = _memory.empty(x_cl.shape, dtype)
-        input_gradient_cl(g, w_cl, gx, p)
+    gx, gw = gradients_cl(g, x_cl, w_cl, p, need_x, need_w)
+    if gx is not None:
         gx = gx.reshape(p.batch, *p.spatial, p.channels, p.multiplier).sum(axis=-1)
         grad_x = _from_cl_numpy(_memory.contiguous(gx, gx.dtype), p, p.channels, p.spatial[3 - n:], channels_last)
         grad_x = grad_x.to(x.dtype)
-    if need_w:
-        partial = _memory.empty((_cl.partial_slots(p.batch * p.out_size[0] * p.out_size[1]), *w_cl.shape), dtype)
-        _cl.backward_weight(g, x_cl, partial, p.out_channels, p.stride, p.pads, p.dilation)
-        gw = partial.sum(axis=0).reshape(*p.kernel, p.out_channels).transpose(3, 0, 1, 2)
+    if gw is not None:
+        gw = gw.reshape(*p.kernel, p.out_channels).transpose(3, 0, 1, 2)
         grad_w = torch.from_numpy(_memory.contiguous(gw, gw.dtype).reshape(weight.shape)).to(weight.dtype)
     return grad_x, grad_w
 

@@ -140,6 +140,14 @@ def depthwise_conv_nd(
 
 
 # ---------------------------------------------------------------------------------------------- backward
+def _flipped(w_cl: np.ndarray, p: Problem) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """The stride-1 input gradient's forward operands: the reversed kernel and its before-pads."""
+    kd, kh, kw = p.kernel
+    flipped = _memory.contiguous(w_cl.reshape(kd, kh, kw, -1)[::-1, ::-1, ::-1], w_cl.dtype).reshape(kd, kh, -1)
+    pads = tuple(d * (k - 1) - pad for k, d, pad in zip(p.kernel, p.dilation, p.pads))
+    return flipped, pads  # type: ignore[return-value]
+
+
 def input_gradient_cl(g: np.ndarray, w_cl: np.ndarray, gx: np.ndarray, p: Problem) -> np.ndarray:
     """Input gradient into ``gx`` ``(N, D, H, W*C*M)`` from ``g`` ``(N, Do, Ho, Wo*C*M)``.
 
@@ -150,25 +158,43 @@ def input_gradient_cl(g: np.ndarray, w_cl: np.ndarray, gx: np.ndarray, p: Proble
     if p.stride != (1, 1, 1):
         _cl.backward_input(g, w_cl, gx, p.out_channels, p.stride, p.pads, p.dilation)
         return gx
-    kd, kh, kw = p.kernel
-    flipped = _memory.contiguous(w_cl.reshape(kd, kh, kw, -1)[::-1, ::-1, ::-1], w_cl.dtype).reshape(kd, kh, -1)
-    pads = tuple(d * (k - 1) - pad for k, d, pad in zip(p.kernel, p.dilation, p.pads))
+    flipped, pads = _flipped(w_cl, p)
     _cl.forward(g, flipped, _memory.zeros(p.out_channels, gx.dtype), gx, (1, 1, 1), pads, p.dilation)
     return gx
 
 
-def backward_cl(g: np.ndarray, x: np.ndarray, w_cl: np.ndarray, p: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """Channels-last gradients on prepared arrays (x already repeated for M > 1).
+def gradients_cl(g: np.ndarray, x: np.ndarray, w_cl: np.ndarray, p: Problem, need_x: bool = True,
+                 need_w: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Channels-last gradients on prepared arrays (``x`` already repeated for ``M > 1``): the ones asked for.
 
-    Returns ``(grad_x_rep (N, D, H, W*C*M), grad_w (kd, kh, kw*C*M))``.
+    ``g`` ``(N, Do, Ho, Wo*C*M)``, ``x`` ``(N, D, H, W*C*M)`` (float32/float64, or bfloat16 bits as ``uint16``,
+    computed in float32), ``w_cl`` ``(kd, kh, kw*C*M)``. Both gradients come from one kernel
+    (:func:`dsconv.kernels._cl.backward_both`), which reads ``g`` once for the two.
+
+    Returns:
+        ``(grad_x_rep (N, D, H, W*C*M) or None, grad_w (kd, kh, kw*C*M) or None)``.
     """
-    cm = p.out_channels
-    gx = _memory.empty(x.shape, x.dtype)
-    input_gradient_cl(g, w_cl, gx, p)
-    slots = _cl.partial_slots(p.batch * p.out_size[0] * p.out_size[1])
-    partial = _memory.empty((slots, *w_cl.shape), x.dtype)
-    _cl.backward_weight(g, x, partial, cm, p.stride, p.pads, p.dilation)
-    return gx, partial.sum(axis=0)
+    dtype = w_cl.dtype
+    gx = _memory.empty(x.shape, dtype) if need_x else None
+    partial = None
+    if need_w:
+        partial = _memory.empty((_cl.partial_slots(p.batch * p.out_size[0] * p.out_size[1]), *w_cl.shape), dtype)
+    if gx is not None and partial is not None:
+        flipped, pads = _flipped(w_cl, p) if p.stride == (1, 1, 1) else (w_cl, p.pads)
+        _cl.backward_both(g, x, w_cl, flipped, _memory.zeros(p.out_channels, dtype), gx, partial, p.out_channels,
+                          p.stride, p.pads, p.dilation, pads)
+    elif gx is not None:
+        input_gradient_cl(g, w_cl, gx, p)
+    elif partial is not None:
+        _cl.backward_weight(g, x, partial, p.out_channels, p.stride, p.pads, p.dilation)
+    return gx, None if partial is None else partial.sum(axis=0)
+
+
+def backward_cl(g: np.ndarray, x: np.ndarray, w_cl: np.ndarray, p: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Both channels-last gradients (:func:`gradients_cl`): ``(grad_x_rep, grad_w)``."""
+    gx, gw = gradients_cl(g, x, w_cl, p)
+    assert gx is not None and gw is not None
+    return gx, gw
 
 
 def depthwise_conv_nd_backward(

@@ -132,8 +132,7 @@ def backward_row(family: str, batch: int, c: int, size: int, stride: int, machin
     """Time the depthwise input + weight gradients: dsconv kernels vs PyTorch in both layouts."""
     import torch
 
-    from dsconv.kernels import _cl
-    from dsconv.kernels.depthwise import cl_weight, input_gradient_cl, make_problem
+    from dsconv.kernels.depthwise import cl_weight, gradients_cl, make_problem
 
     ho = (size + 2 - 3) // stride + 1
     rng = np.random.default_rng(0)
@@ -144,13 +143,9 @@ def backward_row(family: str, batch: int, c: int, size: int, stride: int, machin
     x_cl = _memory.copy(x.transpose(0, 2, 3, 1)).reshape(batch, 1, size, size * c)
     g_cl = _memory.copy(g.transpose(0, 2, 3, 1)).reshape(batch, 1, ho, ho * c)
     w_cl = cl_weight(w, p, np.float32)
-    gx = _memory.empty(x_cl.shape, np.float32)
-    partial = _memory.empty((_cl.partial_slots(batch * ho), *w_cl.shape), np.float32)
 
     def ours():
-        input_gradient_cl(g_cl, w_cl, gx, p)
-        _cl.backward_weight(g_cl, x_cl, partial, c, p.stride, p.pads, p.dilation)
-        return partial.sum(axis=0)
+        return gradients_cl(g_cl, x_cl, w_cl, p)
 
     xt, wt, gt = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(g)
     xc, gc = xt.contiguous(memory_format=torch.channels_last), gt.contiguous(memory_format=torch.channels_last)
