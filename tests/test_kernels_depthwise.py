@@ -263,3 +263,25 @@ def test_one_pass_backward_is_bitwise_the_two_separate_kernels(dims, stride, rng
             np.testing.assert_array_equal(only_w, got_w)
             cases += 1
     assert cases >= 15
+
+
+@pytest.mark.parametrize("padding", [0, 1, ((0, 1), (0, 1)), ((1, 0), (1, 0))])
+def test_stride2_width3_input_gradient_gather(padding, rng):
+    """Width-3, stride-2 input gradients are gathered (each pixel written once from one or two output rows);
+    rows and columns that no output saw (zeros), both before-pad parities, odd and even sizes; and 3-D
+    windows where more than two output rows see an input row, which keep the tap-by-tap scatter."""
+    for height in (5, 6, 7, 8):
+        for width in (3, 4, 5, 6, 7, 10):
+            x = rng.standard_normal((2, height, width, 5))  # channels_last (N, H, W, C)
+            w = rng.standard_normal((5, 1, 3, 3))
+            out = F.depthwise_conv2d(x, w, None, 2, padding, 1, data_format="channels_last")
+            g = rng.standard_normal(out.shape)
+            for e, r in zip(F.depthwise_conv2d_backward(g, x, w, 2, padding, 1, data_format="channels_last"),
+                            K.depthwise_conv2d_backward(g, x, w, 2, padding, 1, data_format="channels_last")):
+                np.testing.assert_allclose(r, e, **TOL64)
+    x3 = rng.standard_normal((1, 5, 6, 7, 3))
+    w3 = rng.standard_normal((3, 1, 3, 3, 3))
+    g3 = rng.standard_normal(F.depthwise_conv3d(x3, w3, None, 2, 1, 1, data_format="channels_last").shape)
+    for e, r in zip(F.depthwise_conv3d_backward(g3, x3, w3, 2, 1, 1, data_format="channels_last"),
+                    K.depthwise_conv3d_backward(g3, x3, w3, 2, 1, 1, data_format="channels_last")):
+        np.testing.assert_allclose(r, e, **TOL64)

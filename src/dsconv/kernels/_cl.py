@@ -456,6 +456,28 @@ def _input_grad_row(gxf, gf, wf, t, x_shape, g_shape, w_shape, C, stride, pads, 
     idd = (t // H) % D
     ih = t % H
     xb = U(t * WC)
+    if kw == 3 and sw == 2 and dw == 1 and (pw == 0 or pw == 1):
+        # gather: find the (at most two) output rows that saw this row, then write each pixel once
+        found = 0
+        ga = wa = gb2 = wb2 = U(0)
+        for i_d in range(kd):
+            num_d = idd + pd - i_d * dd
+            if num_d < 0 or num_d % sd != 0 or num_d // sd >= Do:
+                continue
+            for i_h in range(kh):
+                num_h = ih + ph - i_h * dh
+                if num_h < 0 or num_h % sh != 0 or num_h // sh >= Ho:
+                    continue
+                gr = U(((n * Do + num_d // sd) * Ho + num_h // sh) * WoC)
+                wr = U((i_d * kh + i_h) * kwC)
+                if found == 0:
+                    ga, wa = gr, wr
+                elif found == 1:
+                    gb2, wb2 = gr, wr
+                found += 1
+        if found <= 2:
+            _gather_s2_w3(gxf, xb, gf, wf, ga, wa, gb2, wb2, found, C, W, Wo, pw)
+            return
     for e in range(U(WC)):
         gxf[xb + e] = 0.0
     for i_d in range(kd):
@@ -474,6 +496,51 @@ def _input_grad_row(gxf, gf, wf, t, x_shape, g_shape, w_shape, C, stride, pads, 
                 ow_lo = max(0, (-shift + sw - 1) // sw) if shift < 0 else 0
                 ow_hi = min(Wo, (W - 1 - shift) // sw + 1) if W - 1 - shift >= 0 else 0
                 _scatter_tap(gxf, xb, gf, gb, wf, wb + U(j * C), C, ow_lo, ow_hi, sw, shift)
+
+
+@njit(**_OPTS)
+def _gather_s2_w3(gxf, xb, gf, wf, ga, wa, gb, wb, rows, C, W, Wo, pw):  # pragma: no cover
+    """One input row of a width-3, stride-2, dilation-1 input gradient (before-pad ``pw`` 0 or 1) from ``rows``
+    (0, 1 or 2) output rows (offsets ``ga``, ``gb`` in ``gf``, their kernel rows' weights at ``wa``, ``wb``):
+    each pixel is written once with its one or two taps per row (pixel ``ix`` is seen by output pixel
+    ``(ix + pw - j) / 2`` through tap ``j`` where that is a whole number inside the row), summed row by row and
+    tap by tap as the scatter does."""
+    _wide_vectors()
+    _restrict()
+    uC = U(C)
+    for ix in range(W):
+        xo = xb + U(ix * C)
+        e = ix + pw
+        # taps: (j, ow) for j = 0 and 2 when ix + pw is even, j = 1 when it is odd
+        j0, j1 = (0, 2) if e % 2 == 0 else (1, -1)
+        o0 = (e - j0) // 2
+        o1 = (e - j1) // 2 if j1 >= 0 else -1
+        ok0 = 0 <= o0 < Wo
+        ok1 = j1 >= 0 and 0 <= o1 < Wo
+        if not ok0 and ok1:
+            j0, o0, ok0, ok1 = j1, o1, True, False
+        if rows == 0 or not ok0:
+            for c in range(uC):
+                gxf[xo + c] = 0.0
+            continue
+        ga0, wa0 = ga + U(o0 * C), wa + U(j0 * C)
+        gb0, wb0 = gb + U(o0 * C), wb + U(j0 * C)
+        if ok1:
+            ga1, wa1 = ga + U(o1 * C), wa + U(j1 * C)
+            gb1, wb1 = gb + U(o1 * C), wb + U(j1 * C)
+            if rows == 2:
+                for c in range(uC):
+                    gxf[xo + c] = (wf[wa0 + c] * load(gf, ga0 + c) + wf[wa1 + c] * load(gf, ga1 + c)
+                                   + wf[wb0 + c] * load(gf, gb0 + c) + wf[wb1 + c] * load(gf, gb1 + c))
+            else:
+                for c in range(uC):
+                    gxf[xo + c] = wf[wa0 + c] * load(gf, ga0 + c) + wf[wa1 + c] * load(gf, ga1 + c)
+        elif rows == 2:
+            for c in range(uC):
+                gxf[xo + c] = wf[wa0 + c] * load(gf, ga0 + c) + wf[wb0 + c] * load(gf, gb0 + c)
+        else:
+            for c in range(uC):
+                gxf[xo + c] = wf[wa0 + c] * load(gf, ga0 + c)
 
 
 @njit(**_OPTS)
