@@ -7,7 +7,9 @@ ONNX Runtime's profiler gives its depthwise and pointwise nodes. Then each stage
 operands (weights and data staying in cache): the difference is what the stages pay inside the model for data
 that left the caches and for handing the cores between Numba's kernel and oneDNN.
 
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/model_stages.py [--rounds 8]
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/model_stages.py [--rounds 8] [--per-block]
+
+``--per-block`` also prints each block's two stages, inside the model and alone.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def timed_forward(self: modules.FusedSeparable2d, x: torch.Tensor) -> torch.Tens
     t2 = time.perf_counter()
     STAGES["depthwise"].append(t1 - t0)
     STAGES["pointwise"].append(t2 - t1)
+    STAGES[f"depthwise {id(self)}"].append(t1 - t0)
+    STAGES[f"pointwise {id(self)}"].append(t2 - t1)
     p = params.problem
     return y.reshape(p.batch, p.out_size[1], p.out_size[2], -1).permute(0, 3, 1, 2)
 
@@ -54,6 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--calls", type=int, default=20, help="consecutive forwards per block")
+    parser.add_argument("--per-block", action="store_true", help="print each block's stages too")
     args = parser.parse_args()
     torch.set_num_threads(2)
     numba.set_num_threads(2)
@@ -101,7 +106,7 @@ def main() -> None:
         kind = "pointwise" if "conv_pw" in name else "depthwise" if "conv_dw" in name else "other"
         kinds[kind] += statistics.median(durations[10:])  # the profile includes the 10 warm-up runs
     n = len(blocks)
-    per_forward = {k: [sum(v[i:i + n]) for i in range(0, len(v), n)] for k, v in STAGES.items()}
+    per_forward = {k: [sum(STAGES[k][i:i + n]) for i in range(0, len(STAGES[k]), n)] for k in ("depthwise", "pointwise")}
     ds = {k: statistics.median(v) for k, v in per_forward.items()}
     print(f"ONNX Runtime (profiled): depthwise nodes {kinds['depthwise'] * 1e3:.2f} ms, pointwise nodes "
           f"{kinds['pointwise'] * 1e3:.2f} ms, other nodes {kinds['other'] * 1e3:.2f} ms; run() "
@@ -121,9 +126,17 @@ def main() -> None:
             a = torch.from_numpy(params.depthwise(x_nhwc))
             w, bias = b._onednn_weight(a.shape[0]), b.pw_bias.float()
             attr, scalars = modules._ONEDNN_ACT[b.act_pw]
-            alone["depthwise"] += consecutive_median(lambda: params.depthwise(x_nhwc), calls=50, warmup=5)
-            alone["pointwise"] += consecutive_median(
+            dw_alone = consecutive_median(lambda: params.depthwise(x_nhwc), calls=50, warmup=5)
+            pw_alone = consecutive_median(
                 lambda: torch.ops.mkldnn._linear_pointwise(a, w, bias, attr, scalars, ""), calls=50, warmup=5)
+            alone["depthwise"] += dw_alone
+            alone["pointwise"] += pw_alone
+            if args.per_block:
+                dw_in = statistics.median(STAGES[f"depthwise {id(b)}"])
+                pw_in = statistics.median(STAGES[f"pointwise {id(b)}"])
+                print(f"block {tuple(inputs[b].shape)[1:]} -> {b.pw_weight.shape[0]}: in the model depthwise "
+                      f"{dw_in * 1e6:.0f} us, pointwise {pw_in * 1e6:.0f} us; alone {dw_alone * 1e6:.0f} us, "
+                      f"{pw_alone * 1e6:.0f} us")
             alone["block"] += consecutive_median(lambda: b(inputs[b]), calls=50, warmup=5)
     print(f"each repeated alone, summed over the {n} blocks: depthwise stages {alone['depthwise'] * 1e3:.2f} ms, "
           f"pointwise products {alone['pointwise'] * 1e3:.2f} ms, whole blocks {alone['block'] * 1e3:.2f} ms")
