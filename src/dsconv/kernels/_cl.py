@@ -692,6 +692,20 @@ def _accum_weight_row(pf, acc, gf, gb, xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi,
                 pf[ao + c] += load(gf, go + c) * load(xf, xo + c)
 
 
+@njit(**_OPTS)
+def sum_slots(partial, out):  # pragma: no cover
+    """``out = partial[0] + partial[1] + ... + partial[T-1]`` for ``partial`` ``(T, ...)``, in that order (a
+    fixed order, whatever the thread count), without the per-call overhead of NumPy's reduction."""
+    T = partial.shape[0]
+    pf, of = partial.reshape(T, -1), out.reshape(-1)
+    n = U(of.shape[0])
+    for e in range(n):
+        of[e] = pf[0, e]
+    for k in range(1, T):
+        for e in range(n):
+            of[e] += pf[k, e]
+
+
 def partial_slots(rows: int) -> int:
     """How many private accumulators the weight gradient uses.
 

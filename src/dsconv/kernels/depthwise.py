@@ -143,7 +143,8 @@ def depthwise_conv_nd(
 def _flipped(w_cl: np.ndarray, p: Problem) -> tuple[np.ndarray, tuple[int, int, int]]:
     """The stride-1 input gradient's forward operands: the reversed kernel and its before-pads."""
     kd, kh, kw = p.kernel
-    flipped = _memory.contiguous(w_cl.reshape(kd, kh, kw, -1)[::-1, ::-1, ::-1], w_cl.dtype).reshape(kd, kh, -1)
+    flipped = _memory.empty(w_cl.shape, w_cl.dtype)
+    flipped.reshape(kd, kh, kw, -1)[...] = w_cl.reshape(kd, kh, kw, -1)[::-1, ::-1, ::-1]
     pads = tuple(d * (k - 1) - pad for k, d, pad in zip(p.kernel, p.dilation, p.pads))
     return flipped, pads  # type: ignore[return-value]
 
@@ -187,7 +188,11 @@ def gradients_cl(g: np.ndarray, x: np.ndarray, w_cl: np.ndarray, p: Problem, nee
         input_gradient_cl(g, w_cl, gx, p)
     elif partial is not None:
         _cl.backward_weight(g, x, partial, p.out_channels, p.stride, p.pads, p.dilation)
-    return gx, None if partial is None else partial.sum(axis=0)
+    if partial is None:
+        return gx, None
+    gw = _memory.empty(w_cl.shape, dtype)
+    _cl.sum_slots(partial, gw)
+    return gx, gw
 
 
 def backward_cl(g: np.ndarray, x: np.ndarray, w_cl: np.ndarray, p: Problem) -> tuple[np.ndarray, np.ndarray]:
