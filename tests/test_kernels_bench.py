@@ -28,6 +28,8 @@ def test_machine_layers_models_quick(tmp_path, capsys):
     for section in ("separable", "backward"):
         assert json.loads((tmp_path / "results" / f"{section}.json").read_text())["rows"]
         assert (tmp_path / "figures" / f"{section}.png").stat().st_size > 0
+    separable = json.loads((tmp_path / "results" / "separable.json").read_text())["rows"]
+    assert "onnxruntime" in separable[0]["times_s"]
     assert main(["bench", "models", "--quick", "--batch", "1", "--repeats", "1", "--no-onnx",
                  "--out-dir", str(tmp_path)]) == 0
     models = json.loads((tmp_path / "results" / "models.json").read_text())["rows"]
@@ -39,6 +41,43 @@ def test_machine_layers_models_quick(tmp_path, capsys):
         assert heading in text
     assert "threads 2" in text and "float32" in text and "allocator" in text
     assert text.count("Launch floor in this run") == 3  # forward, fused block and backward sections
+    assert text.count("Against the faster PyTorch layout of each row") == 3
+
+
+@pytest.mark.parametrize("family", ["mobilenet_v1", "mobilenet_v2"])
+def test_onnx_runtime_separable_block_computes_the_fused_block(family):
+    """The benchmark's ONNX Runtime column runs the same function as the fused block it is compared with
+    (the family's activations: ReLU/ReLU for V1, ReLU6/none for V2), at both strides."""
+    import numpy as np
+    import torch
+
+    from dsconv.kernels.bench.layers import SEPARABLE_ACTS, _ort_separable
+    from dsconv.kernels.modules import FusedSeparable2d
+
+    act_dw, act_pw = SEPARABLE_ACTS[family]
+    rng = np.random.default_rng(0)
+    for stride in (1, 2):
+        x = rng.standard_normal((2, 8, 10, 10), dtype=np.float32) * 4  # large enough for ReLU6 to clip
+        dw, pw = rng.standard_normal((8, 1, 3, 3), dtype=np.float32), rng.standard_normal((5, 8, 1, 1), dtype=np.float32)
+        b1, b2 = rng.standard_normal(8, dtype=np.float32), rng.standard_normal(5, dtype=np.float32)
+        got = _ort_separable(x, dw, b1, pw, b2, stride, act_dw, act_pw, threads=1)()[1]
+        block = FusedSeparable2d(*(torch.from_numpy(a) for a in (dw, b1, pw, b2)), stride, 1, 1, act_dw, act_pw)
+        with torch.inference_mode():
+            expected = block(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+        if act_pw == "none":
+            assert (got < 0).any()  # no activation after the projection
+
+
+def test_fastest_torch_line_takes_the_faster_layout_per_row():
+    from dsconv.kernels.bench.report import fastest_torch_line
+
+    def row(batch, dsconv, nchw, cl):
+        return {"batch": batch, "times_s": {"dsconv": dsconv, "torch_nchw": nchw, "torch_cl": cl}}
+
+    # ratios: 2.0 (cl faster), 1.0 (nchw faster), 1.5 -> batch 1 geomean sqrt(2), batch 8 1.5
+    line = fastest_torch_line([row(1, 1.0, 3.0, 2.0), row(1, 2.0, 2.0, 5.0), row(8, 2.0, 3.0, 4.0)])
+    assert "**1.44x** (batch 1 1.41x, batch 8 1.50x)" in line and "1 of 3 rows below 1.2x, 0 below 1x" in line
 
 
 def test_floor_line_counts_the_rows_no_single_call_can_bring_to_60_percent():

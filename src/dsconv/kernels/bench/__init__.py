@@ -4,7 +4,7 @@ Entry points (the CLI only parses arguments and calls these):
 
 - :func:`run_machine`: measure the roofs, write ``machine.json`` (a :class:`dsconv.cost.roofline.Machine`);
 - :func:`run_layers`: depthwise forward (and with ``backward=True`` the gradients) on every MobileNetV1/V2
-  depthwise shape, and the fused separable block on the V1 shapes;
+  depthwise shape, and the fused separable block on the V1 and V2 separable shapes;
 - :func:`run_models`: MobileNetV1/V2 at batch 1 and 8, and the scaling sweep.
 
 Every run sets the thread counts (Numba and PyTorch) to ``threads``, keeps freed memory in the allocator
@@ -92,10 +92,13 @@ def run_layers(out_dir: Path, *, quick: bool = False, backward: bool = False, ba
             progress(f"depthwise {family} N={batch} C={c} {size}x{size} s{stride}")
             results["layers"].append(L.depthwise_row(family, batch, c, size, stride, machine, repeats=repeats,
                                                      threads=threads, cache_bytes=cache, onnx=onnx).to_dict())
-        for c, c_out, size, stride in (L.QUICK_SEPARABLE if quick else L.V1_SEPARABLE) if run["separable"] else ():
-            progress(f"separable N={batch} {c}->{c_out} {size}x{size} s{stride}")
+        sep_shapes = ([("mobilenet_v1", s) for s in L.QUICK_SEPARABLE] if quick else
+                      [("mobilenet_v1", s) for s in L.V1_SEPARABLE] + [("mobilenet_v2", s) for s in L.V2_SEPARABLE])
+        for family, (c, c_out, size, stride) in sep_shapes if run["separable"] else ():
+            progress(f"separable {family} N={batch} {c}->{c_out} {size}x{size} s{stride}")
             results["separable"].append(L.separable_row(batch, c, c_out, size, stride, machine, repeats=repeats,
-                                                        cache_bytes=cache).to_dict())
+                                                        cache_bytes=cache, family=family, threads=threads,
+                                                        onnx=onnx).to_dict())
         if run["backward"]:
             for family, (c, size, stride) in dw_shapes:
                 progress(f"backward {family} N={batch} C={c} {size}x{size} s{stride}")
@@ -111,7 +114,7 @@ def _write_layer_sections(out_dir: Path, results: dict, env: dict, machine, floo
     roof = (f"Roofline per row: max(bytes / bandwidth, FLOPs / peak) with the machine file's figures "
             f"(cache {machine.cache_gbs} GB/s when input + output fit in 2 MiB, else DRAM {machine.dram_gbs} GB/s; "
             f"peak {machine.peak_gflops} GFLOP/s).\n\n")
-    titles = {"layers": "Depthwise 3x3 forward, per layer", "separable": "Fused separable block (dw+bias+ReLU -> pw+bias+ReLU)",
+    titles = {"layers": "Depthwise 3x3 forward, per layer", "separable": "Fused separable block (dw+bias+act -> pw+bias+act)",
               "backward": "Depthwise 3x3 backward (input + weight gradients)"}
     figures = out_dir / "figures"
     figures.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
-"""Per-layer benchmark: every MobileNetV1/V2 depthwise 3x3 shape (and the V1 separable blocks) for dsconv,
-PyTorch NCHW, PyTorch ``channels_last`` and ONNX Runtime, interleaved in one run.
+"""Per-layer benchmark: every MobileNetV1/V2 depthwise 3x3 shape and separable block (V1's depthwise +
+pointwise pairs, V2's depthwise + projection pairs) for dsconv, PyTorch NCHW, PyTorch ``channels_last`` and
+ONNX Runtime, interleaved in one run.
 
 Each row reports the median time per implementation, dsconv's GB/s and GFLOP/s, the roofline time
 ``max(bytes / bandwidth, flops / peak)`` (cache bandwidth when input + output fit in ``cache_bytes``, DRAM
@@ -24,6 +25,13 @@ V2_DEPTHWISE = ((96, 112, 2), (144, 56, 1), (144, 56, 2), (192, 28, 1), (192, 28
 # (in_channels, out_channels, input size, stride) of the V1 separable blocks.
 V1_SEPARABLE = ((32, 64, 112, 1), (64, 128, 112, 2), (128, 128, 56, 1), (128, 256, 56, 2), (256, 256, 28, 1),
                 (256, 512, 28, 2), (512, 512, 14, 1), (512, 1024, 14, 2), (1024, 1024, 7, 1))
+# (in_channels, out_channels, input size, stride) of the V2 depthwise + projection pairs (expanded channels ->
+# the block's output channels; the first block has no expansion).
+V2_SEPARABLE = ((32, 16, 112, 1), (96, 24, 112, 2), (144, 24, 56, 1), (144, 32, 56, 2), (192, 32, 28, 1),
+                (192, 64, 28, 2), (384, 64, 14, 1), (384, 96, 14, 1), (576, 96, 14, 1), (576, 160, 14, 2),
+                (960, 160, 7, 1), (960, 320, 7, 1))
+# the activations after the depthwise and the pointwise stage, per family
+SEPARABLE_ACTS = {"mobilenet_v1": ("relu", "relu"), "mobilenet_v2": ("relu6", "none")}
 QUICK_DEPTHWISE = ((32, 14, 1), (64, 14, 2))
 QUICK_SEPARABLE = ((32, 64, 14, 1), (64, 128, 14, 2))
 
@@ -58,19 +66,18 @@ def _roof(flops: int, nbytes: int, machine, cache_bytes: int) -> float:
     return max(nbytes / (bandwidth * 1e9), flops / (machine.peak_gflops * 1e9))
 
 
-def _ort_depthwise(x: np.ndarray, w: np.ndarray, stride: int, threads: int):
-    """An ONNX Runtime session of one grouped Conv node, with IO binding to a reused output buffer."""
+def _ort_session(nodes: list, initializers: dict[str, np.ndarray], x: np.ndarray, out_shape: tuple[int, ...],
+                 threads: int):
+    """A ``run()`` closure for an ONNX Runtime session of ``nodes`` (input ``"x"``, output ``"y"``), with IO
+    binding to a reused output buffer."""
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
-    c = x.shape[1]
-    out_hw = (x.shape[2] + 2 - 3) // stride + 1
-    node = helper.make_node("Conv", ["x", "w"], ["y"], group=c, kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[stride, stride])
     graph = helper.make_graph(
-        [node], "dw", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [x.shape[0], c, out_hw, out_hw])],
-        initializer=[numpy_helper.from_array(w, "w")],
+        nodes, "layer", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(out_shape))],
+        initializer=[numpy_helper.from_array(a, name) for name, a in initializers.items()],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8  # what every onnxruntime since 1.12 reads
@@ -80,7 +87,7 @@ def _ort_depthwise(x: np.ndarray, w: np.ndarray, stride: int, threads: int):
     # ORT's idle workers spin by default and would steal the 2 cores from the implementations timed next.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    y = _memory.empty((x.shape[0], c, out_hw, out_hw), np.float32)
+    y = _memory.empty(out_shape, np.float32)
     binding = sess.io_binding()
     binding.bind_cpu_input("x", x)
     binding.bind_output("y", "cpu", 0, np.float32, list(y.shape), y.ctypes.data)
@@ -92,6 +99,45 @@ def _ort_depthwise(x: np.ndarray, w: np.ndarray, stride: int, threads: int):
         return buffers
 
     return run
+
+
+def _ort_act(name: str, src: str, dst: str) -> tuple[list, dict[str, np.ndarray]]:
+    """ONNX nodes (and initializers) applying activation ``name`` (``"relu"``, ``"relu6"``, ``"none"``)."""
+    from onnx import helper
+
+    if name == "relu":
+        return [helper.make_node("Relu", [src], [dst])], {}
+    if name == "relu6":
+        lo, hi = f"{dst}_min", f"{dst}_max"
+        return [helper.make_node("Clip", [src, lo, hi], [dst])], {lo: np.float32(0.0), hi: np.float32(6.0)}
+    return [helper.make_node("Identity", [src], [dst])], {}
+
+
+def _ort_depthwise(x: np.ndarray, w: np.ndarray, stride: int, threads: int):
+    """An ONNX Runtime session of one grouped Conv node."""
+    from onnx import helper
+
+    c = x.shape[1]
+    out_hw = (x.shape[2] + 2 - 3) // stride + 1
+    node = helper.make_node("Conv", ["x", "w"], ["y"], group=c, kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[stride, stride])
+    return _ort_session([node], {"w": w}, x, (x.shape[0], c, out_hw, out_hw), threads)
+
+
+def _ort_separable(x: np.ndarray, dw: np.ndarray, b1: np.ndarray, pw: np.ndarray, b2: np.ndarray, stride: int,
+                   act_dw: str, act_pw: str, threads: int):
+    """An ONNX Runtime session of the separable block: grouped Conv + bias -> act -> 1x1 Conv + bias -> act
+    (ONNX Runtime fuses each convolution with its activation and runs them in its blocked layout)."""
+    from onnx import helper
+
+    c, c_out = x.shape[1], pw.shape[0]
+    out_hw = (x.shape[2] + 2 - 3) // stride + 1
+    act1, init1 = _ort_act(act_dw, "d", "a")
+    act2, init2 = _ort_act(act_pw, "p", "y")
+    nodes = [helper.make_node("Conv", ["x", "dw", "b1"], ["d"], group=c, kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                              strides=[stride, stride]), *act1,
+             helper.make_node("Conv", ["a", "pw", "b2"], ["p"], kernel_shape=[1, 1]), *act2]
+    return _ort_session(nodes, {"dw": dw, "b1": b1, "pw": pw, "b2": b2, **init1, **init2}, x,
+                        (x.shape[0], c_out, out_hw, out_hw), threads)
 
 
 def depthwise_row(family: str, batch: int, c: int, size: int, stride: int, machine, *, repeats: int,
@@ -178,15 +224,18 @@ def matmul_variants(matmuls, resolve) -> list[tuple[str, str]]:
 
 
 def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machine, *, repeats: int,
-                  cache_bytes: int) -> Row:
-    """Time the fused block (dw+bias+ReLU -> pw+bias+ReLU, the module ``dsconv.optimize`` puts in a model) with
+                  cache_bytes: int, family: str = "mobilenet_v1", threads: int = 2, onnx: bool = True) -> Row:
+    """Time the fused block (dw+bias+act -> pw+bias+act, the module ``dsconv.optimize`` puts in a model) with
     every pointwise product (``dsconv`` is the default, ``dsconv_<matmul>`` the others) vs the unfused PyTorch
-    sequence in both layouts."""
+    sequence in both layouts and ONNX Runtime's graph of the same block. The activations are the family's:
+    ReLU after both stages in MobileNetV1, ReLU6 after the depthwise stage and none after the projection in
+    MobileNetV2."""
     import torch
     import torch.nn.functional as F
 
     from dsconv.kernels.modules import MATMULS, FusedSeparable2d, resolve_matmul
 
+    act_dw, act_pw = SEPARABLE_ACTS[family]
     ho = (size + 2 - 3) // stride + 1
     rng = np.random.default_rng(0)
     x = _memory.copy(rng.standard_normal((batch, c, size, size), dtype=np.float32))
@@ -195,18 +244,22 @@ def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machin
     b1, b2 = _memory.copy(rng.standard_normal(c, dtype=np.float32)), _memory.copy(rng.standard_normal(c_out, dtype=np.float32))
     tx, tdw, tpw, tb1, tb2 = (torch.from_numpy(a) for a in (x, dw, pw, b1, b2))
     tx_cl = torch.from_numpy(_memory.copy(x.transpose(0, 2, 3, 1))).permute(0, 3, 1, 2)  # channels_last, aligned
+    acts = {"relu": F.relu, "relu6": F.relu6, "none": lambda t: t}
+    f_dw, f_pw = acts[act_dw], acts[act_pw]
 
     def unfused(xx):
-        return lambda: F.relu(F.conv2d(F.relu(F.conv2d(xx, tdw, tb1, stride, 1, 1, c)), tpw, tb2))
+        return lambda: f_pw(F.conv2d(f_dw(F.conv2d(xx, tdw, tb1, stride, 1, 1, c)), tpw, tb2))
 
     fns = {}
     for name, m in matmul_variants(MATMULS, resolve_matmul):
-        block = FusedSeparable2d(tdw, tb1, tpw, tb2, stride, 1, 1, "relu", "relu", matmul=m)
+        block = FusedSeparable2d(tdw, tb1, tpw, tb2, stride, 1, 1, act_dw, act_pw, matmul=m)
         fns[name] = lambda block=block: block(tx_cl)
     fns.update(torch_nchw=unfused(tx), torch_cl=unfused(tx_cl))
+    if onnx:
+        fns["onnxruntime"] = _ort_separable(x, dw, b1, pw, b2, stride, act_dw, act_pw, threads)
     with torch.inference_mode():
         times, best = median_and_best(fns, repeats=repeats)
     flops = 2 * batch * ho * ho * c * (9 + c_out)
     nbytes = 4 * (x.size + batch * ho * ho * c_out + dw.size + pw.size)
-    return Row("separable", "mobilenet_v1", batch, c, size, stride, c_out, flops, nbytes,
+    return Row("separable", family, batch, c, size, stride, c_out, flops, nbytes,
                _roof(flops, nbytes, machine, cache_bytes), times, best)

@@ -85,9 +85,22 @@ def layer_table(rows: list[dict], title: str, launch_floor_s: float | None = Non
     lines.append("Geometric mean of dsconv's share of the roofline: "
                  f"**{geomean([r['pct_of_roof']['dsconv'] for r in rows]):.0f}%**; rows at or above 60%: "
                  f"{sum(r['pct_of_roof']['dsconv'] >= 60 for r in rows)} of {len(rows)}.")
+    if {"torch_nchw", "torch_cl"} <= set(impls):
+        lines.append(fastest_torch_line(rows))
     if launch_floor_s is not None:
         lines.append(floor_line(rows, launch_floor_s))
     return "\n".join(lines) + "\n"
+
+
+def fastest_torch_line(rows: list[dict]) -> str:
+    """dsconv against the faster of PyTorch's two layouts on each row (the fastest unfused PyTorch sequence):
+    geometric mean per batch size and overall, and how many rows fall below 1.2x and 1x."""
+    ratios = {id(r): min(r["times_s"]["torch_nchw"], r["times_s"]["torch_cl"]) / r["times_s"]["dsconv"] for r in rows}
+    per_batch = ", ".join(f"batch {b} {geomean([ratios[id(r)] for r in rows if r['batch'] == b]):.2f}x"
+                          for b in sorted({r["batch"] for r in rows}))
+    values = list(ratios.values())
+    return (f"Against the faster PyTorch layout of each row (medians): **{geomean(values):.2f}x** ({per_batch}); "
+            f"{sum(v < 1.2 for v in values)} of {len(values)} rows below 1.2x, {sum(v < 1 for v in values)} below 1x.")
 
 
 def floor_line(rows: list[dict], floor_s: float) -> str:
