@@ -41,6 +41,58 @@ def test_mobilenet_v1_matches_eval_model():
     assert not any(p.requires_grad for p in fast.parameters())
 
 
+@pytest.mark.parametrize("name", ["mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0"])
+def test_inverted_residuals_fuse_depthwise_and_projection_without_squeeze_excite(name):
+    """MobileNetV2's inverted residuals (no squeeze-excite) run the depthwise stage and the linear projection as
+    one fused block; blocks with squeeze-excite (MobileNetV3, EfficientNet) keep them apart. The residual
+    shortcut stays, and the optimized model computes the original's function."""
+    from dsconv.nn.blocks import InvertedResidual
+
+    torch.manual_seed(0)
+    model = _randomize_bn(dsconv.create_model(name, width=0.5, num_classes=10, resolution=64)).eval()
+    fast = dsconv.optimize(model)
+    blocks = [m for m in fast.modules() if isinstance(m, InvertedResidual)]
+    fused = [b for b in blocks if isinstance(b.conv_dw, FusedSeparable2d)]
+    assert all(isinstance(b.se, nn.Identity) and isinstance(b.conv_pwl, nn.Identity) for b in fused)
+    with_se = [b for b in blocks if not isinstance(b.se, nn.Identity)]
+    assert not any(isinstance(b.conv_dw, FusedSeparable2d) for b in with_se)
+    if name == "mobilenet_v2":
+        assert len(fused) == len(blocks) == 17 and _count(fast, KernelDepthwise2d) == 0
+    else:
+        assert with_se and _count(fast, KernelDepthwise2d) > 0
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_containers_left_with_one_module_are_replaced_by_it():
+    """A plain Sequential reduced to one module and Identity placeholders is replaced by that module; one with
+    its own forward or hooks is kept (its forward or hooks still run)."""
+
+    class Doubling(nn.Sequential):
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    calls = []
+    hooked = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.BatchNorm2d(4), nn.ReLU())
+    hooked.register_forward_hook(lambda m, a, out: calls.append(1))
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 1),
+        nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.BatchNorm2d(4), nn.ReLU()),
+        Doubling(nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.BatchNorm2d(4)),
+        hooked,
+    )
+    _randomize_bn(model).eval()
+    fast = optimize(model)
+    assert isinstance(fast[1], KernelDepthwise2d)  # the container is gone
+    assert isinstance(fast[2], Doubling) and isinstance(fast[2][0], KernelDepthwise2d)
+    assert isinstance(fast[3], nn.Sequential) and isinstance(fast[3][0], KernelDepthwise2d)
+    x = torch.randn(1, 3, 9, 9)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), model(x), rtol=1e-4, atol=1e-4)
+    assert len(calls) == 2  # the hook ran in the original and in the optimized copy
+
+
 def test_sequential_patterns_and_unknown_modules_left_alone():
     class Gate(nn.Module):  # unknown to optimize: must be kept as is
         def forward(self, x):
