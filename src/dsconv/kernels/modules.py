@@ -50,7 +50,10 @@ def resolve_matmul(matmul: str) -> str:
 
 def _nhwc(x: torch.Tensor) -> np.ndarray:
     """``(N, C, H, W)`` tensor -> ``(N, H, W, C)`` array, without a copy for channels-last float tensors."""
-    return x.detach().permute(0, 2, 3, 1).contiguous().numpy()
+    x = x.detach()
+    if x.is_contiguous(memory_format=torch.channels_last) and x.dtype in _DTYPES:
+        return x.numpy().transpose(0, 2, 3, 1)  # a C-contiguous view: cheaper than PyTorch's permute + contiguous
+    return x.permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def _to_tensor(a: np.ndarray) -> torch.Tensor:
@@ -139,16 +142,30 @@ class FusedSeparable2d(_PreparedOperands):
             self._cache[key] = torch.ops.mkldnn._reorder_linear_weight(w, rows)
         return self._cache[key]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _plan(self, x: torch.Tensor) -> tuple:
+        """What a forward of ``x``'s shape and dtype needs, prepared once: the kernel operands and, on the
+        oneDNN path, the packed weight, the bias, the post-op and the ``(N, H_out, W_out, C_out)`` shape."""
         dtype = np.dtype(_DTYPES[x.dtype])
         params = self._params(tuple(x.shape), dtype)
-        if self.matmul == "onednn" and dtype == np.float32:
+        if self.matmul != "onednn" or dtype != np.float32:
+            return params, None
+        p = params.problem
+        rows = p.batch * p.out_size[1] * p.out_size[2]
+        attr, scalars = _ONEDNN_ACT[self.act_pw]
+        shape = (p.batch, p.out_size[1], p.out_size[2], self.pw_weight.shape[0])
+        return params, (self._onednn_weight(rows), self.pw_bias.float(), attr, scalars, shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        key = ("plan", x.shape, x.dtype)
+        plan = self._cache.get(key)
+        if plan is None:
+            plan = self._cache[key] = self._plan(x)
+        params, onednn = plan
+        if onednn is not None:
+            weight, bias, attr, scalars, shape = onednn
             a = params.depthwise(_nhwc(x))  # (N * H_out * W_out, C * M)
-            attr, scalars = _ONEDNN_ACT[self.act_pw]
-            y = torch.ops.mkldnn._linear_pointwise(torch.from_numpy(a), self._onednn_weight(a.shape[0]),
-                                                    self.pw_bias.float(), attr, scalars, "")
-            p = params.problem
-            return y.reshape(p.batch, p.out_size[1], p.out_size[2], -1).permute(0, 3, 1, 2)
+            y = torch.ops.mkldnn._linear_pointwise(torch.from_numpy(a), weight, bias, attr, scalars, "")
+            return y.view(shape).permute(0, 3, 1, 2)
         return _to_tensor(params.run(_nhwc(x), matmul=_np_matmul if self.matmul == "numpy" else _torch_mm))
 
 
@@ -222,26 +239,35 @@ class ConvAct2d(_PreparedOperands):
         return (f"{c_in * self.groups} -> {c_out}, kernel={tuple(self.weight.shape[2:])}, stride={tuple(self.stride)}, "
                 f"act={self.act}{', pointwise' if self.pointwise else ''}")
 
+    def _plan(self, x: torch.Tensor) -> tuple:
+        """``(pointwise, packed weight, bias, post-op, scalars)`` for float32 inputs of ``x``'s shape."""
+        attr, scalars = _ONEDNN_ACT[self.act]
+        n, c, h, w = x.shape
+        if self.pointwise:
+            packed = torch.ops.mkldnn._reorder_linear_weight(self.weight.reshape(-1, c).float(), n * h * w)
+        else:
+            packed = torch.ops.mkldnn._reorder_convolution_weight(
+                self.weight.float(), self.padding, self.stride, self.dilation, self.groups, list(x.shape))
+        return self.pointwise, packed, self.bias.float(), attr, scalars
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c_in = self.weight.shape[1] * self.groups
         if x.dim() != 4 or x.shape[1] != c_in:
             raise ValueError(f"`x` must have shape (N, {c_in}, H, W). Received x.shape={tuple(x.shape)}")
-        attr, scalars = _ONEDNN_ACT[self.act]
         if x.dtype != torch.float32:
             y = torch.nn.functional.conv2d(x, self.weight.to(x.dtype), self.bias.to(x.dtype), self.stride, self.padding,
                                            self.dilation, self.groups)
             return y.relu_() if self.act == "relu" else y.clamp_(0.0, 6.0) if self.act == "relu6" else y
-        key = tuple(x.shape)
-        if self.pointwise:
+        key = ("plan", x.shape)
+        plan = self._cache.get(key)
+        if plan is None:
+            plan = self._cache[key] = self._plan(x)
+        pointwise, packed, bias, attr, scalars = plan
+        if pointwise:
             n, c, h, w = x.shape
             rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view for channels_last input
-            if key not in self._cache:
-                self._cache[key] = torch.ops.mkldnn._reorder_linear_weight(self.weight.reshape(-1, c).float(), n * h * w)
-            y = torch.ops.mkldnn._linear_pointwise(rows, self._cache[key], self.bias.float(), attr, scalars, "")
-            return y.reshape(n, h, w, -1).permute(0, 3, 1, 2)
-        if key not in self._cache:
-            self._cache[key] = torch.ops.mkldnn._reorder_convolution_weight(
-                self.weight.float(), self.padding, self.stride, self.dilation, self.groups, list(key))
+            y = torch.ops.mkldnn._linear_pointwise(rows, packed, bias, attr, scalars, "")
+            return y.view(n, h, w, -1).permute(0, 3, 1, 2)
         x = x.contiguous(memory_format=torch.channels_last)
-        return torch.ops.mkldnn._convolution_pointwise(x, self._cache[key], self.bias.float(), self.padding, self.stride,
-                                                       self.dilation, self.groups, attr, scalars, "")
+        return torch.ops.mkldnn._convolution_pointwise(x, packed, bias, self.padding, self.stride, self.dilation,
+                                                       self.groups, attr, scalars, "")
