@@ -446,12 +446,10 @@ def _input_grad_row(gxf, gf, wf, t, x_shape, g_shape, w_shape, C, stride, pads, 
     output rows that saw it, tap by tap over the range of output pixels whose tap lands inside the row (no
     per-pixel divisibility tests)."""
     N, D, H, WC = x_shape
-    _, Do, Ho, WoC = g_shape
+    WoC = g_shape[3]
     kd, kh, kwC = w_shape
     W, Wo, kw = WC // C, WoC // C, kwC // C
-    sd, sh, sw = stride
-    pd, ph, pw = pads
-    dd, dh, dw = dilation
+    sw, pw, dw = stride[2], pads[2], dilation[2]
     n = t // (D * H)
     idd = (t // H) % D
     ih = t % H
@@ -461,15 +459,10 @@ def _input_grad_row(gxf, gf, wf, t, x_shape, g_shape, w_shape, C, stride, pads, 
         found = 0
         ga = wa = gb2 = wb2 = U(0)
         for i_d in range(kd):
-            num_d = idd + pd - i_d * dd
-            if num_d < 0 or num_d % sd != 0 or num_d // sd >= Do:
-                continue
             for i_h in range(kh):
-                num_h = ih + ph - i_h * dh
-                if num_h < 0 or num_h % sh != 0 or num_h // sh >= Ho:
+                seen, gr, wr = _source_row(n, idd, ih, i_d, i_h, g_shape, w_shape, stride, pads, dilation)
+                if not seen:
                     continue
-                gr = U(((n * Do + num_d // sd) * Ho + num_h // sh) * WoC)
-                wr = U((i_d * kh + i_h) * kwC)
                 if found == 0:
                     ga, wa = gr, wr
                 elif found == 1:
@@ -481,21 +474,33 @@ def _input_grad_row(gxf, gf, wf, t, x_shape, g_shape, w_shape, C, stride, pads, 
     for e in range(U(WC)):
         gxf[xb + e] = 0.0
     for i_d in range(kd):
-        num_d = idd + pd - i_d * dd
-        if num_d < 0 or num_d % sd != 0 or num_d // sd >= Do:
-            continue
         for i_h in range(kh):
-            num_h = ih + ph - i_h * dh
-            if num_h < 0 or num_h % sh != 0 or num_h // sh >= Ho:
+            seen, gb, wb = _source_row(n, idd, ih, i_d, i_h, g_shape, w_shape, stride, pads, dilation)
+            if not seen:
                 continue
-            gb = U(((n * Do + num_d // sd) * Ho + num_h // sh) * WoC)
-            wb = U((i_d * kh + i_h) * kwC)
             for j in range(kw):
                 # output pixels ow whose tap j reads input column ow*sw - pw + j*dw inside [0, W)
                 shift = j * dw - pw
                 ow_lo = max(0, (-shift + sw - 1) // sw) if shift < 0 else 0
                 ow_hi = min(Wo, (W - 1 - shift) // sw + 1) if W - 1 - shift >= 0 else 0
                 _scatter_tap(gxf, xb, gf, gb, wf, wb + U(j * C), C, ow_lo, ow_hi, sw, shift)
+
+
+@njit(**_OPTS)
+def _source_row(n, idd, ih, i_d, i_h, g_shape, w_shape, stride, pads, dilation):  # pragma: no cover
+    """Whether kernel row ``(i_d, i_h)`` of an output row sees input row ``(n, idd, ih)``, and then the offsets
+    of that output row in ``g`` and of the kernel row in ``w``: ``(seen, g offset, w offset)``."""
+    _, Do, Ho, WoC = g_shape
+    kd, kh, kwC = w_shape
+    sd, sh = stride[0], stride[1]
+    pd, ph = pads[0], pads[1]
+    dd, dh = dilation[0], dilation[1]
+    num_d = idd + pd - i_d * dd
+    num_h = ih + ph - i_h * dh
+    if (num_d < 0 or num_d % sd != 0 or num_d // sd >= Do or num_h < 0 or num_h % sh != 0
+            or num_h // sh >= Ho):
+        return False, U(0), U(0)
+    return True, U(((n * Do + num_d // sd) * Ho + num_h // sh) * WoC), U((i_d * kh + i_h) * kwC)
 
 
 @njit(**_OPTS)
