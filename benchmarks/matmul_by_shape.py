@@ -1,6 +1,6 @@
 """The fused block's pointwise product, ``matmul="onednn"`` against ``matmul="torch"``, on every MobileNetV1
 and V2 separable shape (the family's activations), at batch 1 and 8: both blocks interleaved call by call in
-one process (``repeats`` rounds, alternating order), medians.
+one process (``repeats`` rounds, rotating order), medians.
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/matmul_by_shape.py [--repeats 60]
 """
@@ -8,8 +8,6 @@ one process (``repeats`` rounds, alternating order), medians.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numba
 import numpy as np
@@ -17,6 +15,7 @@ import torch
 
 from dsconv.kernels import _memory
 from dsconv.kernels.bench.layers import SEPARABLE_ACTS, V1_SEPARABLE, V2_SEPARABLE
+from dsconv.kernels.bench.timing import interleaved
 from dsconv.kernels.modules import FusedSeparable2d
 
 
@@ -37,15 +36,10 @@ def main() -> None:
                 ops = [torch.from_numpy(rng.standard_normal(s, dtype=np.float32)) for s in
                        ((c, 1, 3, 3), (c,), (c_out, c, 1, 1), (c_out,))]
                 blocks = {m: FusedSeparable2d(*ops, stride, 1, 1, act_dw, act_pw, matmul=m) for m in ("onednn", "torch")}
-                times: dict[str, list[float]] = {m: [] for m in blocks}
                 with torch.inference_mode():
                     torch.testing.assert_close(blocks["onednn"](x), blocks["torch"](x), rtol=1e-3, atol=1e-3)
-                    for r in range(args.repeats):
-                        for m in ("onednn", "torch") if r % 2 else ("torch", "onednn"):
-                            t0 = time.perf_counter()
-                            blocks[m](x)
-                            times[m].append(time.perf_counter() - t0)
-                a, b = statistics.median(times["onednn"]), statistics.median(times["torch"])
+                    medians = interleaved({m: (lambda b=b: b(x)) for m, b in blocks.items()}, repeats=args.repeats)
+                a, b = medians["onednn"], medians["torch"]
                 ratios.append(a / b)
                 print(f"N={batch} {family[-2:]} {c}->{c_out} {size}x{size} s{stride}: onednn {a * 1e3:.3f} ms, "
                       f"torch {b * 1e3:.3f} ms, torch is {a / b:.2f}x faster", flush=True)
