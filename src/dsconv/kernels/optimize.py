@@ -26,11 +26,13 @@ visited, so the result computes the same function as the original in eval mode (
 The optimized copy is for inference: its parameters do not require gradients.
 
 Pointwise product (``matmul``): by default (``"auto"``) oneDNN's linear through PyTorch, with the weight
-packed once and the bias and activation fused. It was the fastest of the three routines on every
-fused-block shape of ``benchmarks/RESULTS.md`` (and the tiled variants were not faster at batch 8 on this
-machine, whose 300 MiB L3 holds the whole depthwise output), so the default block runs the depthwise stage on
-the whole input and then one product. ``"torch"`` (``torch.addmm``) and ``"numpy"`` (NumPy's BLAS) run tile
-by tile, the depthwise output of one tile staying in cache.
+packed once and the bias and activation fused. It was the fastest of the three routines on every MobileNetV1
+fused-block shape of ``benchmarks/RESULTS.md`` (the tiled variants were not faster at batch 8 on this machine,
+whose 300 MiB L3 holds the whole depthwise output), so the default block runs the depthwise stage on the whole
+input and then one product. On MobileNetV2's depthwise + projection pairs at batch 1 the tiled ``"torch"``
+block was faster block by block, but choosing it there did not make the whole MobileNetV2 faster
+(``benchmarks/NOTES.md``). ``"torch"`` (``torch.addmm``) and ``"numpy"`` (NumPy's BLAS) run tile by tile, the
+depthwise output of one tile staying in cache.
 
 Threads: Numba's kernels and PyTorch's operators share one OpenMP pool here (``benchmarks/NOTES.md``);
 ``matmul="numpy"`` adds NumPy's OpenBLAS threads, which by default spin for about 0.1 s after each product
