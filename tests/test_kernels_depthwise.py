@@ -287,3 +287,28 @@ def test_stride2_width3_input_gradient_gather(padding, rng):
     for e, r in zip(F.depthwise_conv3d_backward(g3, x3, w3, 2, 1, 1, data_format="channels_last"),
                     K.depthwise_conv3d_backward(g3, x3, w3, 2, 1, 1, data_format="channels_last")):
         np.testing.assert_allclose(r, e, **TOL64)
+
+
+@pytest.mark.parametrize("padding", [0, 1, ((2, 0), (1, 1)), ((0, 3), (0, 0))])
+def test_weight_gradient_row_pairs(padding, rng):
+    """The 3x3 stride-1 weight gradient takes two output rows per pass where both lie in one chunk of rows and
+    all four input rows exist: tall inputs (several rows per chunk, odd and even counts), pairs at the padded
+    borders (one row at a time), widths with every remainder of the four-pixel passes, odd channel counts, and
+    3-D windows (no pairs)."""
+    for batch, height in ((1, 40), (2, 21), (3, 6)):
+        for width in (3, 4, 6, 9):
+            for c in (1, 5, 17):
+                x = rng.standard_normal((batch, height, width, c))  # channels_last (N, H, W, C)
+                w = rng.standard_normal((c, 1, 3, 3))
+                out = F.depthwise_conv2d(x, w, None, 1, padding, 1, data_format="channels_last")
+                g = rng.standard_normal(out.shape)
+                expected = F.depthwise_conv2d_backward(g, x, w, 1, padding, 1, data_format="channels_last")
+                got = K.depthwise_conv2d_backward(g, x, w, 1, padding, 1, data_format="channels_last")
+                for e, r in zip(expected, got):
+                    np.testing.assert_allclose(r, e, **TOL64)
+    x3 = rng.standard_normal((1, 4, 12, 7, 3))
+    w3 = rng.standard_normal((3, 1, 3, 3, 3))
+    g3 = rng.standard_normal(F.depthwise_conv3d(x3, w3, None, 1, 1, 1, data_format="channels_last").shape)
+    for e, r in zip(F.depthwise_conv3d_backward(g3, x3, w3, 1, 1, 1, data_format="channels_last"),
+                    K.depthwise_conv3d_backward(g3, x3, w3, 1, 1, 1, data_format="channels_last")):
+        np.testing.assert_allclose(r, e, **TOL64)
