@@ -652,8 +652,8 @@ def _weight_grad_step(pf, ab, gf, xf, t, end, x_shape, g_shape, p_shape, C, stri
 def _accum_pair_quads(pf, ab, gf, g0, g1, xf, r0, WC, C, lo, hi, pw):  # pragma: no cover
     """All nine taps of a 3x3 stride-1 window for two neighbouring output rows (gradients at ``g0`` and ``g1``,
     input rows ``r0`` to ``r0 + 3 * WC``) over interior pixels from ``lo``, four pixels of both rows per pass:
-    per channel vector 8 gradient and 24 input loads and 9 accumulator updates for 72 products, against 40
-    loads and 6 updates for 24 products per row and kernel row in :func:`_accum_quads_3`. Returns the first
+    per channel vector 8 gradient and 24 input loads and 9 accumulator updates for 72 products, against 60
+    loads and 18 updates for the same products in six passes of :func:`_accum_quads_3`. Returns the first
     pixel not done."""
     _wide_vectors()
     _restrict()
