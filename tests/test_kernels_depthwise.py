@@ -46,6 +46,20 @@ def _ops(n: int):
             getattr(F, f"depthwise_conv{n}d_backward"), getattr(K, f"depthwise_conv{n}d_backward"))
 
 
+def _assert_backward_matches(rng, x, w, stride, padding, dilation) -> None:
+    """Kernels' gradients of a channels-last ``x`` (2-D or 3-D, from ``w``'s kernel rank) against the
+    reference's, for a random output gradient (nothing to check when the output is empty)."""
+    n = w.ndim - 2
+    f_fwd, _, f_bwd, k_bwd = _ops(n)
+    out = f_fwd(x, w, None, stride, padding, dilation, data_format="channels_last")
+    if out.size == 0:
+        return
+    g = rng.standard_normal(out.shape)
+    for e, r in zip(f_bwd(g, x, w, stride, padding, dilation, data_format="channels_last"),
+                    k_bwd(g, x, w, stride, padding, dilation, data_format="channels_last")):
+        np.testing.assert_allclose(r, e, **TOL64)
+
+
 @pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
 @pytest.mark.parametrize("n", [1, 2, 3])
 @pytest.mark.parametrize("geometry", GEOMETRIES)
@@ -192,14 +206,7 @@ def test_backward_3x3_paths_every_width(stride, dilation, padding, rng):
     windows that reach both borders."""
     for width in (4, 5, 6, 7, 8, 9, 10, 13):
         x = rng.standard_normal((2, 9, width + 2, 6))  # channels_last (N, H, W, C)
-        w = rng.standard_normal((6, 1, 3, 3))
-        out = F.depthwise_conv2d(x, w, None, stride, padding, dilation, data_format="channels_last")
-        if out.size == 0:
-            continue
-        g = rng.standard_normal(out.shape)
-        for e, r in zip(F.depthwise_conv2d_backward(g, x, w, stride, padding, dilation, data_format="channels_last"),
-                        K.depthwise_conv2d_backward(g, x, w, stride, padding, dilation, data_format="channels_last")):
-            np.testing.assert_allclose(r, e, **TOL64)
+        _assert_backward_matches(rng, x, rng.standard_normal((6, 1, 3, 3)), stride, padding, dilation)
 
 
 @pytest.mark.parametrize("padding", [0, 1, 2, ((0, 2), (1, 0)), ((3, 0), (1, 1))])
@@ -275,18 +282,8 @@ def test_stride2_width3_input_gradient_gather(padding, rng):
     for height in (5, 6, 7, 8):
         for width in (3, 4, 5, 6, 7, 10):
             x = rng.standard_normal((2, height, width, 5))  # channels_last (N, H, W, C)
-            w = rng.standard_normal((5, 1, 3, 3))
-            out = F.depthwise_conv2d(x, w, None, 2, padding, 1, data_format="channels_last")
-            g = rng.standard_normal(out.shape)
-            for e, r in zip(F.depthwise_conv2d_backward(g, x, w, 2, padding, 1, data_format="channels_last"),
-                            K.depthwise_conv2d_backward(g, x, w, 2, padding, 1, data_format="channels_last")):
-                np.testing.assert_allclose(r, e, **TOL64)
-    x3 = rng.standard_normal((1, 5, 6, 7, 3))
-    w3 = rng.standard_normal((3, 1, 3, 3, 3))
-    g3 = rng.standard_normal(F.depthwise_conv3d(x3, w3, None, 2, 1, 1, data_format="channels_last").shape)
-    for e, r in zip(F.depthwise_conv3d_backward(g3, x3, w3, 2, 1, 1, data_format="channels_last"),
-                    K.depthwise_conv3d_backward(g3, x3, w3, 2, 1, 1, data_format="channels_last")):
-        np.testing.assert_allclose(r, e, **TOL64)
+            _assert_backward_matches(rng, x, rng.standard_normal((5, 1, 3, 3)), 2, padding, 1)
+    _assert_backward_matches(rng, rng.standard_normal((1, 5, 6, 7, 3)), rng.standard_normal((3, 1, 3, 3, 3)), 2, 1, 1)
 
 
 @pytest.mark.parametrize("padding", [0, 1, ((2, 0), (1, 1)), ((0, 3), (0, 0))])
@@ -299,16 +296,5 @@ def test_weight_gradient_row_pairs(padding, rng):
         for width in (3, 4, 6, 9):
             for c in (1, 5, 17):
                 x = rng.standard_normal((batch, height, width, c))  # channels_last (N, H, W, C)
-                w = rng.standard_normal((c, 1, 3, 3))
-                out = F.depthwise_conv2d(x, w, None, 1, padding, 1, data_format="channels_last")
-                g = rng.standard_normal(out.shape)
-                expected = F.depthwise_conv2d_backward(g, x, w, 1, padding, 1, data_format="channels_last")
-                got = K.depthwise_conv2d_backward(g, x, w, 1, padding, 1, data_format="channels_last")
-                for e, r in zip(expected, got):
-                    np.testing.assert_allclose(r, e, **TOL64)
-    x3 = rng.standard_normal((1, 4, 12, 7, 3))
-    w3 = rng.standard_normal((3, 1, 3, 3, 3))
-    g3 = rng.standard_normal(F.depthwise_conv3d(x3, w3, None, 1, 1, 1, data_format="channels_last").shape)
-    for e, r in zip(F.depthwise_conv3d_backward(g3, x3, w3, 1, 1, 1, data_format="channels_last"),
-                    K.depthwise_conv3d_backward(g3, x3, w3, 1, 1, 1, data_format="channels_last")):
-        np.testing.assert_allclose(r, e, **TOL64)
+                _assert_backward_matches(rng, x, rng.standard_normal((c, 1, 3, 3)), 1, padding, 1)
+    _assert_backward_matches(rng, rng.standard_normal((1, 4, 12, 7, 3)), rng.standard_normal((3, 1, 3, 3, 3)), 1, 1, 1)

@@ -195,13 +195,6 @@ def gradients_cl(g: np.ndarray, x: np.ndarray, w_cl: np.ndarray, p: Problem, nee
     return gx, gw
 
 
-def backward_cl(g: np.ndarray, x: np.ndarray, w_cl: np.ndarray, p: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """Both channels-last gradients (:func:`gradients_cl`): ``(grad_x_rep, grad_w)``."""
-    gx, gw = gradients_cl(g, x, w_cl, p)
-    assert gx is not None and gw is not None
-    return gx, gw
-
-
 def depthwise_conv_nd_backward(
     grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: IntOrTuple, padding: PaddingArg,
     dilation: IntOrTuple, data_format: DataFormat, n: int,
@@ -213,7 +206,7 @@ def depthwise_conv_nd_backward(
     dtype = compute_dtype(out_dtype)
     g_cl = np.moveaxis(g_cf, 1, -1)  # (N, *out, C*M): the caller's array when it is channels_last
     g = _memory.contiguous(g_cl, dtype).reshape(p.batch, p.out_size[0], p.out_size[1], -1)
-    gx_rep, gw = backward_cl(g, cl_input(np.moveaxis(x_cf, 1, -1), p, dtype), cl_weight(weight, p, dtype), p)
+    gx_rep, gw = gradients_cl(g, cl_input(np.moveaxis(x_cf, 1, -1), p, dtype), cl_weight(weight, p, dtype), p)
     gx = gx_rep.reshape(p.batch, *p.spatial, p.channels, p.multiplier).sum(axis=-1)  # (N, D, H, W, C)
     gx = gx.reshape(p.batch, *p.spatial[3 - n:], p.channels)
     if data_format == "channels_first":
