@@ -67,8 +67,7 @@ def main() -> None:
             p = params.problem
             prev_params = prev._params(tuple(inputs[prev].shape), np.dtype(np.float32))
             a_prev = torch.from_numpy(prev_params.depthwise(modules._nhwc(inputs[prev])))
-            w_prev, b_prev = prev._onednn_weight(a_prev.shape[0]), prev.pw_bias.float()
-            attr, scalars = modules._ONEDNN_ACT[prev.act_pw]
+            w_prev, b_prev, attr, scalars, _, _ = prev._product(prev_params, torch.float32, True)
             out = _memory.empty((p.batch, 1, p.out_size[1], p.out_size[2] * p.out_channels), np.float32)
             fixed = cl_input(modules._nhwc(inputs[b]).copy(), p, np.float32)
 

@@ -147,11 +147,10 @@ def test_rejects_non_modules_and_unknown_matmul():
         optimize(nn.Identity(), matmul="mkl")
 
 
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_rejects_half_precision_models_with_a_clear_error(dtype):
-    model = nn.Sequential(nn.Conv2d(3, 3, 3, groups=3), nn.BatchNorm2d(3), nn.Conv2d(3, 4, 1)).to(dtype)
-    with pytest.raises(TypeError, match=rf"`model` must have float32 or float64 parameters and buffers .*model.float\(\)\). "
-                                        rf"Received 0.weight of dtype {dtype}"):
+def test_rejects_float16_models_with_a_clear_error():
+    model = nn.Sequential(nn.Conv2d(3, 3, 3, groups=3), nn.BatchNorm2d(3), nn.Conv2d(3, 4, 1)).half()
+    with pytest.raises(TypeError, match=r"`model` must have float32, float64 or bfloat16 parameters and buffers "
+                                        r".*model.float\(\)\). Received 0.weight of dtype torch.float16"):
         optimize(model)
 
 

@@ -125,11 +125,14 @@ class FusedSeparableParams:
 
     def depthwise(self, x: np.ndarray) -> np.ndarray:
         """The depthwise stage alone (bias and activation applied) for the whole of channels-last ``x``
-        ``(N, H, W, C)``, as ``(N * H_out * W_out, C * M)`` rows: the operand of one pointwise product."""
+        ``(N, H, W, C)``, as ``(N * H_out * W_out, C * M)`` rows: the operand of one pointwise product.
+        A ``uint16`` ``x`` holds bfloat16 bit patterns, and so does the result (float32 weights and
+        accumulation, each output rounded once; the operands must have been prepared in float32)."""
         p = self.problem
-        t = _memory.empty((p.batch, 1, p.out_size[1], p.out_size[2] * p.out_channels), self.w_cl.dtype)
-        _cl.forward_act(cl_input(x, p, self.w_cl.dtype), self.w_cl, self.dw_bias, t, p.stride, p.pads, p.dilation,
-                        _cl.ACT_CODES[self.act_dw])
+        dtype = x.dtype if x.dtype == np.uint16 else self.w_cl.dtype
+        t = _memory.empty((p.batch, 1, p.out_size[1], p.out_size[2] * p.out_channels), dtype)
+        kernel = _cl.forward_act_bf16 if dtype == np.uint16 else _cl.forward_act
+        kernel(cl_input(x, p, dtype), self.w_cl, self.dw_bias, t, p.stride, p.pads, p.dilation, _cl.ACT_CODES[self.act_dw])
         return t.reshape(-1, p.out_channels)
 
     def run(self, x: np.ndarray, out: np.ndarray | None = None, matmul: MatMul | None = None) -> np.ndarray:

@@ -9,6 +9,11 @@
 All take and return ``(N, C, H, W)`` tensors and work in place on ``channels_last`` memory (a
 ``channels_last`` input is read without a copy and the result is ``channels_last``); other inputs are
 converted. They are inference-only: the result carries no gradient.
+
+Dtypes: float32 and float64 inputs compute in their dtype; bfloat16 inputs (oneDNN paths only) give bfloat16
+results: the depthwise kernel reads the bfloat16 input, accumulates in float32 with float32 weights and rounds
+each output once; oneDNN's products and convolutions take the weights rounded to bfloat16 and accumulate in
+float32 (on CPUs with AMX or AVX-512 BF16 at several times the float32 rate).
 """
 
 from __future__ import annotations
@@ -22,10 +27,14 @@ from torch import nn
 from dsconv._validation import check_choice
 from dsconv.functional.shapes import PaddingArg, normalize_padding
 from dsconv.kernels import _cl, _memory
+from dsconv.kernels.autograd import _tensor
 from dsconv.kernels.depthwise import cl_input, cl_weight, problem_for
 from dsconv.kernels.fused import FusedSeparableParams, _np_matmul
 
-_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+# the NumPy dtype each supported input dtype runs as (bfloat16: its bit patterns, ``uint16``)
+_DTYPES = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64),
+           torch.bfloat16: np.dtype(np.uint16)}
+_BITS = np.dtype(np.uint16)
 MATMULS = ("auto", "onednn", "torch", "numpy")
 # oneDNN post-ops for the pointwise activation (name, scalars)
 _ONEDNN_ACT = {"none": ("none", []), "relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0])}
@@ -34,6 +43,17 @@ _ONEDNN_ACT = {"none": ("none", []), "relu": ("relu", []), "relu6": ("hardtanh",
 def onednn_available() -> bool:
     """Whether this PyTorch build has oneDNN's CPU linear with fused post-ops (``matmul="onednn"``)."""
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+def bf16_available() -> bool:
+    """Whether oneDNN here runs bfloat16 products and convolutions (the CPU has AVX-512 BF16, AMX or the
+    AVX-512 oneDNN emulates them with); without it the modules' bfloat16 paths use PyTorch's own operators."""
+    return onednn_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _activate(y: torch.Tensor, act: str) -> torch.Tensor:
+    """``act`` (``"none"``, ``"relu"``, ``"relu6"``) applied to ``y`` in place."""
+    return y.relu_() if act == "relu" else y.clamp_(0.0, 6.0) if act == "relu6" else y
 
 
 def resolve_matmul(matmul: str) -> str:
@@ -48,17 +68,38 @@ def resolve_matmul(matmul: str) -> str:
     return matmul
 
 
+def _input_dtype(x: torch.Tensor, module: str) -> np.dtype:
+    """The NumPy dtype ``x`` runs as, or a TypeError naming what ``module`` supports."""
+    dtype = _DTYPES.get(x.dtype)
+    if dtype is None:
+        raise TypeError(f"`x` of {module} must be float32, float64 or bfloat16. Received x.dtype={x.dtype}")
+    return dtype
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    """A tensor's memory as NumPy; bfloat16 as its ``uint16`` bit patterns."""
+    return t.view(torch.int16).numpy().view(np.uint16) if t.dtype == torch.bfloat16 else t.numpy()
+
+
+def _weight(t: torch.Tensor) -> np.ndarray:
+    """A weight or bias buffer as float32/float64 NumPy (a bfloat16 buffer, e.g. after ``.bfloat16()`` on
+    the whole model, widened exactly)."""
+    return t.detach().float().numpy() if t.dtype == torch.bfloat16 else t.detach().numpy()
+
+
 def _nhwc(x: torch.Tensor) -> np.ndarray:
-    """``(N, C, H, W)`` tensor -> ``(N, H, W, C)`` array, without a copy for channels-last float tensors."""
+    """``(N, C, H, W)`` tensor -> ``(N, H, W, C)`` array, without a copy for channels-last tensors (bfloat16 as
+    ``uint16`` bits)."""
     x = x.detach()
-    if x.is_contiguous(memory_format=torch.channels_last) and x.dtype in _DTYPES:
-        return x.numpy().transpose(0, 2, 3, 1)  # a C-contiguous view: cheaper than PyTorch's permute + contiguous
-    return x.permute(0, 2, 3, 1).contiguous().numpy()
+    if x.is_contiguous(memory_format=torch.channels_last):
+        return _numpy(x).transpose(0, 2, 3, 1)  # a C-contiguous view: cheaper than PyTorch's permute + contiguous
+    return _numpy(x.permute(0, 2, 3, 1).contiguous())
 
 
 def _to_tensor(a: np.ndarray) -> torch.Tensor:
-    """``(N, H, W, C)`` array -> ``(N, C, H, W)`` channels-last tensor sharing its memory."""
-    return torch.from_numpy(a).permute(0, 3, 1, 2)
+    """``(N, H, W, C)`` array (``uint16``: bfloat16 bits) -> ``(N, C, H, W)`` channels-last tensor sharing its
+    memory."""
+    return _tensor(a).permute(0, 3, 1, 2)
 
 
 def _torch_mm(a: np.ndarray, b: np.ndarray, bias: np.ndarray, out: np.ndarray, act: int) -> None:
@@ -128,43 +169,50 @@ class FusedSeparable2d(_PreparedOperands):
         if key not in self._cache:
             n, c, h, w = shape
             self._cache[key] = FusedSeparableParams.prepare(
-                (n, h, w, c), self.dw_weight.numpy(), self.pw_weight.numpy(), self.dw_bias.numpy(),
-                self.pw_bias.numpy(), self.stride, self.padding, self.dilation,
+                (n, h, w, c), _weight(self.dw_weight), _weight(self.pw_weight), _weight(self.dw_bias),
+                _weight(self.pw_bias), self.stride, self.padding, self.dilation,
                 act_dw=self.act_dw, act_pw=self.act_pw, dtype=dtype,
             )
         return self._cache[key]
 
-    def _onednn_weight(self, rows: int) -> torch.Tensor:
-        """The pointwise weight packed by oneDNN for products with ``rows`` rows (cached per row count)."""
-        key = ("onednn", rows)
-        if key not in self._cache:
-            w = self.pw_weight.reshape(self.pw_weight.shape[0], -1).float().contiguous()
-            self._cache[key] = torch.ops.mkldnn._reorder_linear_weight(w, rows)
-        return self._cache[key]
-
-    def _plan(self, x: torch.Tensor) -> tuple:
-        """What a forward of ``x``'s shape and dtype needs, prepared once: the kernel operands and, on the
-        oneDNN path, the packed weight, the bias, the post-op and the ``(N, H_out, W_out, C_out)`` shape."""
-        dtype = np.dtype(_DTYPES[x.dtype])
-        params = self._params(tuple(x.shape), dtype)
-        if self.matmul != "onednn" or dtype != np.float32:
-            return params, None
+    def _product(self, params: FusedSeparableParams, dtype: torch.dtype, packed: bool) -> tuple:
+        """The pointwise product of one input shape in ``dtype`` (float32 or bfloat16): ``(weight, bias, post-op,
+        scalars, (N, H_out, W_out, C_out), packed)``, the weight packed by oneDNN for the product's row count
+        when ``packed``, else ``(C_out, C * M)`` for ``F.linear``."""
         p = params.problem
         rows = p.batch * p.out_size[1] * p.out_size[2]
         attr, scalars = _ONEDNN_ACT[self.act_pw]
         shape = (p.batch, p.out_size[1], p.out_size[2], self.pw_weight.shape[0])
-        return params, (self._onednn_weight(rows), self.pw_bias.float(), attr, scalars, shape)
+        w = self.pw_weight.reshape(self.pw_weight.shape[0], -1).to(dtype).contiguous()
+        if packed:
+            w = torch.ops.mkldnn._reorder_linear_weight(w, rows)
+        return w, self.pw_bias.to(dtype), attr, scalars, shape, packed
+
+    def _plan(self, x: torch.Tensor) -> tuple:
+        """What a forward of ``x``'s shape and dtype needs, prepared once: the kernel operands and, where the
+        product is not tiled (oneDNN, or any bfloat16 input), the product's operands (:meth:`_product`)."""
+        dtype = _input_dtype(x, "FusedSeparable2d")
+        if dtype == _BITS:  # depthwise kernel into bfloat16, then oneDNN's bfloat16 product (or F.linear)
+            params = self._params(tuple(x.shape), np.dtype(np.float32))
+            return params, self._product(params, x.dtype, self.matmul == "onednn" and bf16_available())
+        params = self._params(tuple(x.shape), dtype)
+        if self.matmul != "onednn" or dtype != np.float32:
+            return params, None
+        return params, self._product(params, x.dtype, True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         key = ("plan", x.shape, x.dtype)
         plan = self._cache.get(key)
         if plan is None:
             plan = self._cache[key] = self._plan(x)
-        params, onednn = plan
-        if onednn is not None:
-            weight, bias, attr, scalars, shape = onednn
-            a = params.depthwise(_nhwc(x))  # (N * H_out * W_out, C * M)
-            y = torch.ops.mkldnn._linear_pointwise(torch.from_numpy(a), weight, bias, attr, scalars, "")
+        params, product = plan
+        if product is not None:
+            weight, bias, attr, scalars, shape, packed = product
+            a = _tensor(params.depthwise(_nhwc(x)))  # (N * H_out * W_out, C * M)
+            if packed:
+                y = torch.ops.mkldnn._linear_pointwise(a, weight, bias, attr, scalars, "")
+            else:
+                y = _activate(torch.nn.functional.linear(a, weight, bias), self.act_pw)
             return y.view(shape).permute(0, 3, 1, 2)
         return _to_tensor(params.run(_nhwc(x), matmul=_np_matmul if self.matmul == "numpy" else _torch_mm))
 
@@ -192,14 +240,16 @@ class KernelDepthwise2d(_PreparedOperands):
         return f"{self.weight.shape[0]}, kernel={tuple(self.weight.shape[2:])}, stride={self.stride}, act={self.act}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = np.dtype(_DTYPES[x.dtype])
-        key = (tuple(x.shape), dtype)
+        dtype = _input_dtype(x, "KernelDepthwise2d")
+        compute = np.dtype(np.float32) if dtype == _BITS else dtype
+        key = (tuple(x.shape), compute)
         if key not in self._cache:
-            w, p = problem_for(tuple(x.shape), self.weight.numpy(), self.stride, self.padding, self.dilation)
-            self._cache[key] = (p, cl_weight(w, p, dtype), _memory.contiguous(self.bias.numpy(), dtype))
+            w, p = problem_for(tuple(x.shape), _weight(self.weight), self.stride, self.padding, self.dilation)
+            self._cache[key] = (p, cl_weight(w, p, compute), _memory.contiguous(_weight(self.bias), compute))
         p, w_cl, b = self._cache[key]
         out = _memory.empty((p.batch, 1, p.out_size[1], p.out_size[2] * p.out_channels), dtype)
-        _cl.forward_act(cl_input(_nhwc(x), p, dtype), w_cl, b, out, p.stride, p.pads, p.dilation, _cl.ACT_CODES[self.act])
+        kernel = _cl.forward_act_bf16 if dtype == _BITS else _cl.forward_act
+        kernel(cl_input(_nhwc(x), p, dtype), w_cl, b, out, p.stride, p.pads, p.dilation, _cl.ACT_CODES[self.act])
         return _to_tensor(out.reshape(p.batch, p.out_size[1], p.out_size[2], p.out_channels))
 
 
@@ -240,25 +290,27 @@ class ConvAct2d(_PreparedOperands):
                 f"act={self.act}{', pointwise' if self.pointwise else ''}")
 
     def _plan(self, x: torch.Tensor) -> tuple:
-        """``(pointwise, packed weight, bias, post-op, scalars)`` for float32 inputs of ``x``'s shape."""
+        """``(pointwise, packed weight, bias, post-op, scalars)`` for float32 or bfloat16 inputs of ``x``'s
+        shape and dtype."""
         attr, scalars = _ONEDNN_ACT[self.act]
         n, c, h, w = x.shape
+        weight = self.weight.to(x.dtype)
         if self.pointwise:
-            packed = torch.ops.mkldnn._reorder_linear_weight(self.weight.reshape(-1, c).float(), n * h * w)
+            packed = torch.ops.mkldnn._reorder_linear_weight(weight.reshape(-1, c).contiguous(), n * h * w)
         else:
             packed = torch.ops.mkldnn._reorder_convolution_weight(
-                self.weight.float(), self.padding, self.stride, self.dilation, self.groups, list(x.shape))
-        return self.pointwise, packed, self.bias.float(), attr, scalars
+                weight, self.padding, self.stride, self.dilation, self.groups, list(x.shape))
+        return self.pointwise, packed, self.bias.to(x.dtype), attr, scalars
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c_in = self.weight.shape[1] * self.groups
         if x.dim() != 4 or x.shape[1] != c_in:
             raise ValueError(f"`x` must have shape (N, {c_in}, H, W). Received x.shape={tuple(x.shape)}")
-        if x.dtype != torch.float32:
+        if not (x.dtype == torch.float32 or (x.dtype == torch.bfloat16 and bf16_available())):
             y = torch.nn.functional.conv2d(x, self.weight.to(x.dtype), self.bias.to(x.dtype), self.stride, self.padding,
                                            self.dilation, self.groups)
-            return y.relu_() if self.act == "relu" else y.clamp_(0.0, 6.0) if self.act == "relu6" else y
-        key = ("plan", x.shape)
+            return _activate(y, self.act)
+        key = ("plan", x.shape, x.dtype)
         plan = self._cache.get(key)
         if plan is None:
             plan = self._cache[key] = self._plan(x)

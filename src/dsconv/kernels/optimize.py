@@ -20,6 +20,13 @@ What it does, on a deep copy of the model in eval mode:
    Identity placeholders is replaced by that module, which saves the container's and the placeholders'
    module calls (a few microseconds each, dozens per MobileNetV2 forward).
 
+6. **bfloat16** (``dtype=torch.bfloat16``, or a model whose weights are bfloat16): batch norms are folded in
+   float32, then the model computes in bfloat16. The depthwise kernel reads and writes bfloat16 with float32
+   weights and accumulation; oneDNN's products and convolutions take the weights rounded once to bfloat16 (on
+   CPUs with AMX or AVX-512 BF16 they run at several times the float32 rate; elsewhere the modules use
+   PyTorch's bfloat16 operators); every other module's parameters and buffers become bfloat16. Inputs are
+   cast to bfloat16 and outputs are bfloat16.
+
 Activations that can be fused: ``nn.ReLU``, ``nn.ReLU6``, ``nn.Hardtanh(0, 6)``. Modules it does not know
 (attention, residual blocks, custom layers) are left as they are, only their Sequential children are
 visited, so the result computes the same function as the original in eval mode (up to float rounding).
@@ -53,7 +60,7 @@ from torch import nn
 
 from dsconv.functional.shapes import normalize_padding
 from dsconv.kernels.fused import fold_batch_norm
-from dsconv.kernels.modules import ConvAct2d, FusedSeparable2d, KernelDepthwise2d, resolve_matmul
+from dsconv.kernels.modules import ConvAct2d, FusedSeparable2d, KernelDepthwise2d, _PreparedOperands, resolve_matmul
 
 _SEPARABLE_BLOCKS = ("SeparableConv2d", "DepthwiseSeparable")
 
@@ -257,13 +264,57 @@ def _rewrite(module: nn.Module, matmul: str) -> None:
         _rewrite(module._modules[name], matmul)
 
 
+_DTYPES = (torch.float32, torch.float64, torch.bfloat16)
+
+
 def _channels_last_input(module: nn.Module, args: tuple) -> tuple:
     if args and isinstance(args[0], torch.Tensor) and args[0].dim() == 4:
         return (args[0].contiguous(memory_format=torch.channels_last), *args[1:])
     return args
 
 
-def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "auto") -> nn.Module:
+class _InputTo:
+    """Forward pre-hook: cast a floating first argument to ``dtype`` (and a 4-D one to ``channels_last``)."""
+
+    def __init__(self, dtype: torch.dtype, channels_last: bool) -> None:
+        self.dtype, self.channels_last = dtype, channels_last
+
+    def __call__(self, module: nn.Module, args: tuple) -> tuple:
+        if args and isinstance(args[0], torch.Tensor) and args[0].is_floating_point():
+            args = (args[0].to(self.dtype), *args[1:])
+        return _channels_last_input(module, args) if self.channels_last else args
+
+
+def _to_bfloat16(model: nn.Module) -> None:
+    """Cast the floating parameters and buffers of every module except the dsconv inference modules (which
+    keep their float32 folded weights and round them where oneDNN needs bfloat16) to bfloat16, in place."""
+    for m in model.modules():
+        if isinstance(m, _PreparedOperands):
+            continue
+        for name, t in m._parameters.items():
+            if t is not None and t.is_floating_point():
+                m._parameters[name] = nn.Parameter(t.detach().to(torch.bfloat16), requires_grad=False)
+        for name, t in m._buffers.items():
+            if t is not None and t.is_floating_point():
+                m._buffers[name] = t.to(torch.bfloat16)
+
+
+def _target_dtype(model: nn.Module, dtype: torch.dtype | None) -> torch.dtype | None:
+    """Check the model's floating dtypes and ``dtype``; the dtype to convert to (None: keep the model's)."""
+    if dtype is not None and dtype not in _DTYPES:
+        raise ValueError(f"`dtype` must be None, torch.float32, torch.float64 or torch.bfloat16. Received dtype={dtype}")
+    found = set()
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        if t.is_floating_point() and t.dtype not in _DTYPES:
+            raise TypeError(f"`model` must have float32, float64 or bfloat16 parameters and buffers (the optimized "
+                            f"modules compute in those; convert with model.float()). Received {name} of dtype {t.dtype}")
+        if t.is_floating_point():
+            found.add(t.dtype)
+    return dtype if dtype is not None else torch.bfloat16 if torch.bfloat16 in found else None
+
+
+def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "auto",
+             dtype: torch.dtype | None = None) -> nn.Module:
     """Return an inference-ready copy of ``model`` running separable blocks on the fused dsconv kernels.
 
     Args:
@@ -273,14 +324,19 @@ def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "aut
         matmul: the pointwise product of the fused blocks: ``"auto"`` (the default: ``"onednn"`` where
             PyTorch has oneDNN, else ``"torch"``), ``"onednn"``, ``"torch"`` or ``"numpy"`` (see above and
             :class:`~dsconv.kernels.modules.FusedSeparable2d`).
+        dtype: what the optimized model computes in: None (the model's own; bfloat16 if it has bfloat16
+            weights), ``torch.float32``, ``torch.float64`` or ``torch.bfloat16`` (item 6 above). When given,
+            floating inputs are cast to it.
 
     Returns:
         A deep copy in eval mode, with the rewrites listed in the module docstring. It computes the same
-        outputs as ``model.eval()`` up to float rounding; its parameters do not require gradients.
+        outputs as ``model.eval()`` up to float rounding (bfloat16's where it computes in bfloat16); its
+        parameters do not require gradients.
 
     Raises:
-        TypeError: ``model`` is not a module, or has floating parameters or buffers other than float32/float64
-            (a bfloat16 or float16 model: run ``model.float()`` first).
+        TypeError: ``model`` is not a module, or has floating parameters or buffers other than
+            float32/float64/bfloat16 (a float16 model: run ``model.float()`` first).
+        ValueError: an unknown ``matmul`` or ``dtype``.
 
     Example:
         >>> import torch, dsconv
@@ -292,21 +348,25 @@ def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "aut
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"`model` must be a torch.nn.Module. Received model of type {type(model).__name__}")
-    for name, t in [*model.named_parameters(), *model.named_buffers()]:
-        if t.is_floating_point() and t.dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"`model` must have float32 or float64 parameters and buffers (the optimized modules "
-                            f"compute in those; convert with model.float()). Received {name} of dtype {t.dtype}")
+    target = _target_dtype(model, dtype)
     matmul = resolve_matmul(matmul)
     optimized = copy.deepcopy(model).eval()
+    if target is not None:  # bfloat16: fold the batch norms in float32, cast the rest afterwards
+        optimized = optimized.to(torch.float32 if target == torch.bfloat16 else target)
     fused = _fuse_block(optimized, matmul)
     if fused is not None:
         optimized = fused
     elif isinstance(optimized, nn.Sequential):
         _rewrite_sequential(optimized, matmul)
     _rewrite(optimized, matmul)
+    if target == torch.bfloat16:
+        _to_bfloat16(optimized)
     for p in optimized.parameters():
         p.requires_grad_(False)
     if channels_last:
         optimized = optimized.to(memory_format=torch.channels_last)
+    if target is not None:
+        optimized.register_forward_pre_hook(_InputTo(target, channels_last))
+    elif channels_last:
         optimized.register_forward_pre_hook(_channels_last_input)
     return optimized

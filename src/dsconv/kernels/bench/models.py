@@ -1,8 +1,10 @@
 """Whole-model benchmark: PyTorch eager (NCHW and channels_last), ``dsconv.optimize`` and ONNX Runtime,
-interleaved in one run, plus how time scales with batch, resolution and width."""
+interleaved in one run (and, where oneDNN runs bfloat16, ``dsconv.optimize(..., dtype=torch.bfloat16)`` next
+to PyTorch's bfloat16 ``channels_last`` eager model), plus how time scales with batch, resolution and width."""
 
 from __future__ import annotations
 
+import copy
 import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -23,6 +25,8 @@ class ModelRow:
     best_s: dict[str, float] = field(default_factory=dict)  # minima
     max_abs_diff: float = 0.0  # dsconv.optimize vs eager on the benchmark input
     max_abs_output: float = 0.0  # the scale that difference is measured against (eager output)
+    max_abs_diff_bf16: float | None = None  # the bfloat16 dsconv.optimize vs float32 eager, when timed
+    max_abs_diff_torch_bf16: float | None = None  # PyTorch's bfloat16 eager model vs float32 eager, the same
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -76,13 +80,14 @@ def calibrate_batch_norms(model, resolution: int, batch: int = 4) -> None:
 
 
 def model_row(name: str, batch: int, resolution: int, width: float, *, repeats: int, threads: int,
-              onnx: bool = True) -> ModelRow:
-    """Time one model configuration for every implementation (inference, fp32)."""
+              onnx: bool = True, bf16: bool = True) -> ModelRow:
+    """Time one model configuration for every implementation (inference, fp32; with ``bf16`` and where oneDNN
+    runs bfloat16, also ``dsconv_bf16`` and ``torch_eager_bf16_cl``)."""
     import torch
 
     import dsconv
     from dsconv.kernels.bench.layers import matmul_variants
-    from dsconv.kernels.modules import MATMULS, resolve_matmul
+    from dsconv.kernels.modules import MATMULS, bf16_available, resolve_matmul
 
     torch.manual_seed(0)
     model = dsconv.create_model(name, width=width, resolution=resolution)
@@ -97,13 +102,20 @@ def model_row(name: str, batch: int, resolution: int, width: float, *, repeats: 
     for column, m in matmul_variants(MATMULS, resolve_matmul)[1:]:
         fns[column] = lambda f=dsconv.optimize(model, matmul=m): f(x)
     fns.update(torch_eager=lambda: model(x), torch_eager_cl=lambda: model_cl(x_cl))
+    diff_bf16 = diff_torch_bf16 = None
     with torch.inference_mode():
         y = model(x)
         diff, scale = float((fast(x) - y).abs().max()), float(y.abs().max())
+        if bf16 and bf16_available():
+            fast_bf16 = dsconv.optimize(model, dtype=torch.bfloat16)
+            model_bf16, x_bf16 = copy.deepcopy(model_cl).bfloat16(), x_cl.bfloat16()  # .bfloat16() is in place
+            fns.update(dsconv_bf16=lambda: fast_bf16(x), torch_eager_bf16_cl=lambda: model_bf16(x_bf16))
+            diff_bf16 = float((fast_bf16(x).float() - y).abs().max())
+            diff_torch_bf16 = float((model_bf16(x_bf16).float() - y).abs().max())
         if onnx:
             fns["onnxruntime"] = _ort_session(model, x, threads)
         times, best = median_and_best(fns, repeats=repeats)
-    return ModelRow(name, batch, resolution, width, times, best, diff, scale)
+    return ModelRow(name, batch, resolution, width, times, best, diff, scale, diff_bf16, diff_torch_bf16)
 
 
 def scaling_rows(name: str, *, quick: bool, repeats: int, threads: int) -> list[ModelRow]:
@@ -114,5 +126,5 @@ def scaling_rows(name: str, *, quick: bool, repeats: int, threads: int) -> list[
         configs = [(b, 224, 1.0) for b in (1, 2, 4, 8)]
         configs += [(1, r, 1.0) for r in (128, 160, 192)]
         configs += [(1, 224, w) for w in (0.25, 0.5, 0.75)]
-    return [model_row(name, b, r, w, repeats=repeats, threads=threads, onnx=False) for b, r, w in configs]
+    return [model_row(name, b, r, w, repeats=repeats, threads=threads, onnx=False, bf16=False) for b, r, w in configs]
 

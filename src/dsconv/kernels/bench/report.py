@@ -116,13 +116,18 @@ def floor_line(rows: list[dict], floor_s: float) -> str:
 
 def model_table(rows: list[dict], title: str) -> str:
     impls = list(rows[0]["times_s"]) if rows else []
+    bf16 = any(r.get("max_abs_diff_bf16") is not None for r in rows)
     head = ["model", "N", "res", "width", *[f"{k} ms" for k in impls], *[f"x vs {k}" for k in impls if k != "dsconv"],
-            *[f"x vs {k} (best)" for k in impls if k != "dsconv"], "max abs diff (max abs y)"]
+            *[f"x vs {k} (best)" for k in impls if k != "dsconv"], "max abs diff (max abs y)",
+            *(["max abs diff bf16: dsconv (PyTorch)"] if bf16 else [])]
     lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["model"], r["batch"], r["resolution"], r["width"], *[_ms(r["times_s"][k]) for k in impls],
                  *[f"{r['speedup'][k]:.2f}" for k in impls if k != "dsconv"],
                  *[f"{r['speedup_best'][k]:.2f}" for k in impls if k != "dsconv"], f"{r['max_abs_diff']:.1e} ({r.get('max_abs_output', float('nan')):.1e})"]
+        if bf16:
+            cells.append("-" if r.get("max_abs_diff_bf16") is None
+                         else f"{r['max_abs_diff_bf16']:.1e} ({r['max_abs_diff_torch_bf16']:.1e})")
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
