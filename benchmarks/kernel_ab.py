@@ -6,7 +6,9 @@ both run the MobileNetV1 3x3 shapes call by call in alternating order (their out
 machine noise hits both alike. Prints each shape's medians and the geometric-mean speed-up per batch.
 ``--backward`` times the revision's two separate gradient kernels (the input gradient as ``input_gradient_cl``
 runs it: the forward kernel with the flipped weights at stride 1, ``backward_input`` otherwise; then
-``backward_weight``) against the working tree's ``backward_both`` (``--rev`` must predate it).
+``backward_weight``) against the working tree's ``backward_both`` (``--rev`` must predate it). ``--bf16``
+times ``forward_act_bf16`` (bfloat16 input and output), with the revision's ``_bf16.py`` loaded beside
+``_cl.py`` so that both helpers come from the revision.
 
     DSCONV_NUMBA_NOCACHE=1 OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/kernel_ab.py --rev HEAD~1
 """
@@ -25,21 +27,29 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from dsconv.kernels import _cl, _memory
+from dsconv.kernels import _bf16, _cl, _memory
 from dsconv.kernels.bench.layers import V1_DEPTHWISE
 
 
-def load_revision(rev: str):
-    """The ``_cl`` module as it was at git revision ``rev``."""
-    source = subprocess.run(["git", "show", f"{rev}:src/dsconv/kernels/_cl.py"], check=True, capture_output=True,
+def _load(rev: str, name: str, edit=lambda source: source):
+    """Module ``src/dsconv/kernels/<name>.py`` as it was at git revision ``rev``, as ``<name>_rev``."""
+    source = subprocess.run(["git", "show", f"{rev}:src/dsconv/kernels/{name}.py"], check=True, capture_output=True,
                             text=True, cwd=Path(__file__).resolve().parent).stdout
-    path = Path(tempfile.mkdtemp()) / "cl_rev.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("cl_rev", path)
+    path = Path(tempfile.mkdtemp()) / f"{name}_rev.py"
+    path.write_text(edit(source))
+    spec = importlib.util.spec_from_file_location(f"{name}_rev", path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["cl_rev"] = module
+    sys.modules[f"{name}_rev"] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_revision(rev: str, bf16: bool = False):
+    """The ``_cl`` module as it was at git revision ``rev`` (with ``bf16``, importing that revision's ``_bf16``)."""
+    if not bf16:
+        return _load(rev, "_cl")
+    _load(rev, "_bf16")
+    return _load(rev, "_cl", lambda source: source.replace("from dsconv.kernels._bf16 import", "from _bf16_rev import"))
 
 
 def main() -> None:
@@ -50,9 +60,10 @@ def main() -> None:
     parser.add_argument("--weight-grad", action="store_true", help="time backward_weight instead of forward_act")
     parser.add_argument("--backward", action="store_true",
                         help="time both gradients: the revision's two kernels against backward_both")
+    parser.add_argument("--bf16", action="store_true", help="time forward_act_bf16 (bfloat16 in and out)")
     args = parser.parse_args()
     numba.set_num_threads(args.threads)
-    old = load_revision(args.rev)
+    old = load_revision(args.rev, args.bf16)
     rng = np.random.default_rng(0)
     for n in (1, 8):
         ratios = []
@@ -89,13 +100,22 @@ def main() -> None:
                 outs = {"old": _memory.empty(shape, np.float32), "new": _memory.empty(shape, np.float32)}
                 calls = {k: (lambda k=k, m=m: m.backward_weight(g, x, outs[k], c, (1, s, s), (0, 1, 1), (1, 1, 1)))
                          for k, m in (("old", old), ("new", _cl))}
+            elif args.bf16:
+                xb = _bf16.to_bits(x)
+                outs = {k: _memory.empty((n, 1, ho, ho * c), np.uint16) for k in ("old", "new")}
+                calls = {k: (lambda k=k, m=m: m.forward_act_bf16(xb, w, b, outs[k], (1, s, s), (0, 1, 1), (1, 1, 1), 1))
+                         for k, m in (("old", old), ("new", _cl))}
+                for call in calls.values():
+                    call()
+                np.testing.assert_array_equal(outs["new"], outs["old"])
             else:
                 outs = {"old": _memory.empty((n, 1, ho, ho * c), np.float32), "new": _memory.empty((n, 1, ho, ho * c), np.float32)}
                 calls = {k: (lambda k=k, m=m: m.forward_act(x, w, b, outs[k], (1, s, s), (0, 1, 1), (1, 1, 1), 1))
                          for k, m in (("old", old), ("new", _cl))}
             for call in calls.values():
                 call()
-            np.testing.assert_allclose(outs["new"].sum(0), outs["old"].sum(0), rtol=1e-4, atol=1e-3)
+            if not args.bf16:
+                np.testing.assert_allclose(outs["new"].sum(0), outs["old"].sum(0), rtol=1e-4, atol=1e-3)
             times: dict[str, list[float]] = {"old": [], "new": []}
             for r in range(args.rounds):
                 for k in ("old", "new") if r % 2 else ("new", "old"):

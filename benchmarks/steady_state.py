@@ -6,11 +6,13 @@ implementation, rotating the order over ``--rounds`` rounds, and prints each blo
 those; it is what `benchmarks/NOTES.md` quotes as "timed in blocks".
 
     OMP_WAIT_POLICY=PASSIVE OPENBLAS_THREAD_TIMEOUT=4 .venv/bin/python benchmarks/steady_state.py --model mobilenet_v1
+    .venv/bin/python benchmarks/steady_state.py --matmul auto --bf16   (bfloat16 next to float32)
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import time
 
@@ -57,6 +59,9 @@ def main() -> None:
                         choices=("auto", "onednn", "torch", "numpy"),
                         help="dsconv.optimize variants to time (columns dsconv_<matmul>)")
     parser.add_argument("--no-onnx", action="store_true", help="leave ONNX Runtime out (no session in the process)")
+    parser.add_argument("--bf16", action="store_true",
+                        help="also time dsconv.optimize(model, dtype=torch.bfloat16) (dsconv_bf16) and PyTorch's "
+                             "bfloat16 channels_last eager model (torch_eager_bf16_cl)")
     parser.add_argument("--per-module", action="store_true",
                         help="only dsconv.optimize (the first --matmul): median time of each leaf module "
                              "(forward hooks), then exit")
@@ -76,6 +81,12 @@ def main() -> None:
         fns = {f"dsconv_{m}": dsconv.optimize(model, matmul=m) for m in args.matmul}
         fns = {k: (lambda f=f: f(x)) for k, f in fns.items()}
         fns["torch_eager"] = lambda: model(x)
+        if args.bf16:
+            fast_bf16 = dsconv.optimize(model, dtype=torch.bfloat16)
+            eager_bf16 = copy.deepcopy(model).bfloat16().to(memory_format=torch.channels_last)
+            x_bf16 = x.bfloat16().contiguous(memory_format=torch.channels_last)
+            fns["dsconv_bf16"] = lambda: fast_bf16(x)
+            fns["torch_eager_bf16_cl"] = lambda: eager_bf16(x_bf16)
         if not args.no_onnx:
             fns["onnxruntime"] = _ort_session(model, x, args.threads)
         for f in fns.values():
@@ -95,7 +106,7 @@ def main() -> None:
         print(f"{args.model} N={args.batch} {name}: block medians (ms) {' '.join(f'{t * 1e3:.2f}' for t in v)}; "
               f"median {statistics.median(v) * 1e3:.2f}")
     if "onnxruntime" in blocks:
-        for name in (f"dsconv_{m}" for m in args.matmul):
+        for name in [f"dsconv_{m}" for m in args.matmul] + (["dsconv_bf16"] if args.bf16 else []):
             ratio = statistics.median(blocks["onnxruntime"]) / statistics.median(blocks[name])
             print(f"{name} speed relative to ONNX Runtime: {ratio:.2f}x")
 

@@ -42,18 +42,6 @@ def _f32_from_bits(typingctx, bits):
     return types.float32(bits), codegen
 
 
-@intrinsic
-def _bits_from_f32(typingctx, value):
-    """The bit pattern of the float32 ``value`` as a ``uint32``."""
-    if value != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.uint32(types.float32), codegen
-
-
 def load(a: np.ndarray, i: int) -> float:
     """``a[i]`` as a float: float arrays as they are, ``uint16`` arrays as bfloat16 bit patterns (widened to
     float32 exactly). This Python version serves callers outside Numba; jitted code uses the overload below."""
@@ -77,14 +65,27 @@ def _load_impl(a, i):
     return None
 
 
-@njit(**_OPTS)
-def round_bits(value):  # pragma: no cover
+@intrinsic
+def round_bits(typingctx, value):
     """Round a float32 to bfloat16 (nearest, ties to even) and return its 16 bits as a ``uint32``; a NaN stays
-    a (quiet) NaN. Branch-free, so loops over it vectorise."""
-    u = _bits_from_f32(np.float32(value))
-    rounded = (u + U32(0x7FFF) + ((u >> U32(16)) & U32(1))) >> U32(16)
-    quiet_nan = (u >> U32(16)) | U32(0x40)
-    return quiet_nan if (u & U32(0x7FFFFFFF)) > U32(0x7F800000) else rounded
+    a (quiet) NaN. Branch-free and in 32-bit integers throughout (Numba's own integer arithmetic widens
+    ``uint32`` operands to 64 bits, which halves the lanes of the vectorised loops that call this: 2.9
+    against about 6 rounded elements per ns single-threaded in cache, ``benchmarks/NOTES.md``)."""
+    if value != types.float32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        u = builder.bitcast(args[0], i32)
+        high = builder.lshr(u, ir.Constant(i32, 16))
+        # u + 0x7FFF + (bit 16 of u): cannot wrap for a non-NaN float (at most 0xFF808000)
+        rounded = builder.lshr(builder.add(builder.add(u, ir.Constant(i32, 0x7FFF)),
+                                           builder.and_(high, ir.Constant(i32, 1))), ir.Constant(i32, 16))
+        quiet_nan = builder.or_(high, ir.Constant(i32, 0x40))
+        is_nan = builder.icmp_unsigned(">", builder.and_(u, ir.Constant(i32, 0x7FFFFFFF)), ir.Constant(i32, 0x7F800000))
+        return builder.select(is_nan, quiet_nan, rounded)
+
+    return types.uint32(types.float32), codegen
 
 
 @njit(**_OPTS)
@@ -94,14 +95,14 @@ def store_row(dst, start, src, src_start, n):  # pragma: no cover
     _wide_vectors()
     _restrict()
     for e in range(n):
-        dst[start + e] = nb.uint16(round_bits(src[src_start + e]))
+        dst[start + e] = nb.uint16(round_bits(np.float32(src[src_start + e])))
 
 
 @njit(parallel=True, **_OPTS)
 def _to_bits(src, dst):  # pragma: no cover
     n = src.shape[0]
     for e in nb.prange(n):
-        dst[e] = nb.uint16(round_bits(src[e]))
+        dst[e] = nb.uint16(round_bits(np.float32(src[e])))
 
 
 @njit(parallel=True, **_OPTS)
