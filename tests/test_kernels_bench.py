@@ -193,3 +193,13 @@ def test_matmul_variants_name_the_default_dsconv_and_skip_what_is_missing():
     assert matmul_variants(matmuls, lambda m: "onednn" if m == "auto" else m) == [
         ("dsconv", "onednn"), ("dsconv_torch", "torch"), ("dsconv_numpy", "numpy")]
     assert matmul_variants(matmuls, without_onednn) == [("dsconv", "torch"), ("dsconv_numpy", "numpy")]
+
+
+def test_bf16_lines_give_the_bfloat16_speed_ups_and_nothing_without_bf16_columns():
+    from dsconv.kernels.bench.report import bf16_lines
+
+    row = {"model": "m", "batch": 1, "times_s": {"dsconv": 0.010, "dsconv_bf16": 0.005, "torch_eager_bf16_cl": 0.020}}
+    text = bf16_lines([row, {"model": "n", "batch": 8, "times_s": {"dsconv": 0.01}}])
+    assert "- m N=1: 5.000 ms; 4.00x vs torch_eager_bf16_cl, 2.00x vs dsconv (float32)" in text
+    assert "onnxruntime" not in text and "- n" not in text
+    assert bf16_lines([{"model": "n", "batch": 8, "times_s": {"dsconv": 0.01}}]) == ""

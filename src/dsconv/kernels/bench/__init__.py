@@ -153,7 +153,7 @@ def run_models(out_dir: Path, *, quick: bool = False, batches: tuple[int, ...] =
             progress(f"model {name} N={batch} {res}x{res} width {width}")
             rows.append(model_row(name, batch, res, width, repeats=repeats, threads=threads, onnx=onnx).to_dict())
     md = (f"## Whole models (inference)\n\n{report.env_line(env)}\n"
-          + report.model_table(rows, "Median ms per forward; x = dsconv.optimize's speed-up"))
+          + report.model_table(rows, "Median ms per forward; x = dsconv.optimize's speed-up") + report.bf16_lines(rows))
     report.write_section(out_dir, "models", md, {"env": env, "rows": rows})
     out = {"models": rows}
     if scaling:

@@ -132,6 +132,23 @@ def model_table(rows: list[dict], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bf16_lines(rows: list[dict]) -> str:
+    """Per row with bfloat16 columns: ``dsconv_bf16``'s speed-up over PyTorch's bfloat16 model and over
+    every float32 implementation (the float32 figures above are the issue's; these compute in bfloat16)."""
+    rows = [r for r in rows if "dsconv_bf16" in r["times_s"]]
+    if not rows:
+        return ""
+    lines = ["", "bfloat16 (`dsconv.optimize(model, dtype=torch.bfloat16)`; outputs differ from float32 by the "
+                 "last column above, PyTorch's bfloat16 model's difference in brackets). Speed-up of dsconv_bf16:", ""]
+    for r in rows:
+        t = r["times_s"]
+        others = {"torch_eager_bf16_cl": "torch_eager_bf16_cl", "dsconv": "dsconv (float32)",
+                  "onnxruntime": "onnxruntime (float32)"}
+        lines.append(f"- {r['model']} N={r['batch']}: {_ms(t['dsconv_bf16'])} ms; "
+                     + ", ".join(f"{t[k] / t['dsconv_bf16']:.2f}x vs {name}" for k, name in others.items() if k in t))
+    return "\n".join(lines) + "\n"
+
+
 def env_line(env: dict) -> str:
     return ("Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()) + ".\n")
 
