@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--matmul", nargs="+", default=["auto", "torch", "numpy"],
-                        choices=("auto", "onednn", "torch", "numpy"),
+                        choices=("auto", "onednn", "mkl", "torch", "numpy"),
                         help="dsconv.optimize variants to time (columns dsconv_<matmul>)")
     parser.add_argument("--no-onnx", action="store_true", help="leave ONNX Runtime out (no session in the process)")
     parser.add_argument("--bf16", action="store_true",

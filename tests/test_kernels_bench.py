@@ -12,6 +12,7 @@ import pytest
 from dsconv.cli import main
 from dsconv.cost.roofline import Machine
 from dsconv.kernels.bench.timing import interleaved
+from dsconv.kernels import _mkl
 from dsconv.kernels.modules import bf16_available
 
 
@@ -35,6 +36,8 @@ def test_machine_layers_models_quick(tmp_path, capsys):
                  "--out-dir", str(tmp_path)]) == 0
     models = json.loads((tmp_path / "results" / "models.json").read_text())["rows"]
     expected = {"dsconv", "dsconv_torch", "dsconv_numpy", "torch_eager", "torch_eager_cl"}
+    if _mkl.available():  # the default is then "mkl", and oneDNN's two-stage block is a column of its own
+        expected |= {"dsconv_onednn"}
     if bf16_available():
         expected |= {"dsconv_bf16", "torch_eager_bf16_cl"}
         # an untrained network in bfloat16 drifts by some 10-30% of its output; no more than PyTorch's own does
@@ -140,7 +143,9 @@ def test_layers_only_one_section(tmp_path):
     assert main(["bench", "layers", "--quick", "--only", "separable", "--batch", "1", "--repeats", "1",
                  "--no-onnx", "--out-dir", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "results" / "separable.json").read_text())["rows"]
-    assert rows and set(rows[0]["times_s"]) == {"dsconv", "dsconv_torch", "dsconv_numpy", "torch_nchw", "torch_cl"}
+    expected = {"dsconv", "dsconv_torch", "dsconv_numpy", "torch_nchw", "torch_cl"} | (
+        {"dsconv_onednn"} if _mkl.available() else set())
+    assert rows and set(rows[0]["times_s"]) == expected
     assert not (tmp_path / "results" / "layers.json").exists()
     assert not (tmp_path / "results" / "backward.json").exists()
     assert "## Fused separable block" in (tmp_path / "RESULTS.md").read_text()

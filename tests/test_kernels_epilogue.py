@@ -91,19 +91,21 @@ def test_stride1_blocked_rows_match_reference(width, rng):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_optimize_defaults_to_onednn_for_the_pointwise_product():
-    # the default follows benchmarks/RESULTS.md: oneDNN's linear was the fastest pointwise product on every
-    # fused-block shape, and the fastest on MobileNetV1 under every thread setting (benchmarks/matmul_default.py)
+def test_optimize_defaults_to_the_one_region_mkl_block_then_onednn():
+    # the default follows benchmarks/NOTES.md: the one-region MKL block was faster than oneDNN's two stages on
+    # every fused-block shape at batch 1 but the first, and on whole models; without MKL, oneDNN's linear
     import torch
     from torch import nn
 
+    from dsconv.kernels import _mkl
     from dsconv.kernels.optimize import optimize
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.ReLU(), nn.Conv2d(4, 6, 1), nn.ReLU6())
-    variants = {m: optimize(model, matmul=m) for m in ("auto", "onednn", "torch", "numpy")}
-    assert {m: f[0].matmul for m, f in variants.items()} == {"auto": "onednn", "onednn": "onednn", "torch": "torch",
-                                                           "numpy": "numpy"}
+    variants = {m: optimize(model, matmul=m) for m in ("auto", "onednn", "mkl", "torch", "numpy")}
+    assert {m: f[0].matmul for m, f in variants.items()} == {
+        "auto": "mkl" if _mkl.available() else "onednn", "onednn": "onednn", "mkl": "mkl", "torch": "torch",
+        "numpy": "numpy"}
     x = torch.randn(2, 4, 5, 5)
     with torch.inference_mode():
         for fast in variants.values():

@@ -130,8 +130,8 @@ def test_separable_conv2d_layer_and_channels_first_option():
             torch.testing.assert_close(fast(x), block(x), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("matmul", ["torch", "numpy", "onednn"])
-def test_float64_model_and_matmul_choice(matmul):  # oneDNN has no float64: that variant runs on torch.addmm
+@pytest.mark.parametrize("matmul", ["torch", "numpy", "onednn", "mkl"])
+def test_float64_model_and_matmul_choice(matmul):  # oneDNN and MKL's block: no float64, so torch.addmm
     model = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1, groups=3), nn.ReLU(), nn.Conv2d(3, 5, 1)).double().eval()
     fast = optimize(model, matmul=matmul)
     assert fast[0].matmul == matmul
@@ -143,8 +143,9 @@ def test_float64_model_and_matmul_choice(matmul):  # oneDNN has no float64: that
 def test_rejects_non_modules_and_unknown_matmul():
     with pytest.raises(TypeError, match=r"`model` must be a torch.nn.Module. Received model of type dict"):
         optimize({})
-    with pytest.raises(ValueError, match=r"`matmul` must be one of 'auto', 'onednn', 'torch', 'numpy'. Received matmul='mkl'"):
-        optimize(nn.Identity(), matmul="mkl")
+    with pytest.raises(ValueError, match=r"`matmul` must be one of 'auto', 'onednn', 'mkl', 'torch', 'numpy'. "
+                                         r"Received matmul='blas'"):
+        optimize(nn.Identity(), matmul="blas")
 
 
 def test_rejects_float16_models_with_a_clear_error():
@@ -177,7 +178,19 @@ def test_onednn_unavailable_is_a_clear_error(monkeypatch):
     model = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1, groups=3), nn.Conv2d(3, 4, 1)).eval()
     with pytest.raises(ValueError, match=r"`matmul`='onednn' needs a PyTorch build with oneDNN"):
         optimize(model, matmul="onednn")
+    with pytest.raises(ValueError, match=r"`matmul`='mkl' needs a PyTorch build with MKL and oneDNN"):
+        optimize(model, matmul="mkl")
     assert optimize(model)[0].matmul == "torch"  # "auto" falls back without an error
+
+
+def test_mkl_unavailable_is_a_clear_error_and_auto_takes_onednn(monkeypatch):
+    from dsconv.kernels import _mkl
+
+    monkeypatch.setattr(_mkl, "available", lambda: False)
+    model = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1, groups=3), nn.Conv2d(3, 4, 1)).eval()
+    with pytest.raises(ValueError, match=r"`matmul`='mkl' needs a PyTorch build with MKL and oneDNN"):
+        optimize(model, matmul="mkl")
+    assert optimize(model)[0].matmul == "onednn"
 
 
 @pytest.mark.parametrize("act", ["none", "relu", "relu6"])

@@ -1,8 +1,10 @@
 """Inference modules that :func:`dsconv.kernels.optimize.optimize` puts into a model.
 
 - :class:`FusedSeparable2d`: depthwise (+ folded BN) -> activation -> pointwise (+ folded BN) -> activation:
-  by default the depthwise stage on the whole input then one oneDNN product, or tile by tile by
-  :class:`dsconv.kernels.fused.FusedSeparableParams` with ``torch.addmm`` or NumPy's BLAS;
+  by default one parallel call per block, each worker's rows through the depthwise kernel and MKL's packed
+  product (:mod:`dsconv.kernels._fused_mkl`); or the depthwise stage on the whole input then one oneDNN
+  product; or tile by tile by :class:`dsconv.kernels.fused.FusedSeparableParams` with ``torch.addmm`` or
+  NumPy's BLAS;
 - :class:`KernelDepthwise2d`: a depthwise convolution (+ folded BN) -> activation on the Numba kernel;
 - :class:`ConvAct2d`: any other convolution (+ folded BN) -> activation on oneDNN, weight packed once.
 
@@ -20,13 +22,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 import torch
 from torch import nn
 
 from dsconv._validation import check_choice
 from dsconv.functional.shapes import PaddingArg, normalize_padding
-from dsconv.kernels import _cl, _memory
+from dsconv.kernels import _cl, _fused_mkl, _memory, _mkl
 from dsconv.kernels.autograd import _tensor
 from dsconv.kernels.depthwise import cl_input, cl_weight, problem_for
 from dsconv.kernels.fused import FusedSeparableParams, _np_matmul
@@ -35,7 +38,7 @@ from dsconv.kernels.fused import FusedSeparableParams, _np_matmul
 _DTYPES = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64),
            torch.bfloat16: np.dtype(np.uint16)}
 _BITS = np.dtype(np.uint16)
-MATMULS = ("auto", "onednn", "torch", "numpy")
+MATMULS = ("auto", "onednn", "mkl", "torch", "numpy")
 # oneDNN post-ops for the pointwise activation (name, scalars)
 _ONEDNN_ACT = {"none": ("none", []), "relu": ("relu", []), "relu6": ("hardtanh", [0.0, 6.0])}
 
@@ -57,14 +60,19 @@ def _activate(y: torch.Tensor, act: str) -> torch.Tensor:
 
 
 def resolve_matmul(matmul: str) -> str:
-    """Check ``matmul`` (one of :data:`MATMULS`) and resolve ``"auto"``: ``"onednn"`` where this PyTorch build
-    has it, else ``"torch"``."""
+    """Check ``matmul`` (one of :data:`MATMULS`) and resolve ``"auto"``: ``"mkl"`` where this PyTorch build has
+    MKL and oneDNN (x86), else ``"onednn"`` where it has oneDNN, else ``"torch"``."""
     check_choice(matmul, MATMULS, "matmul")
     if matmul == "auto":
-        return "onednn" if onednn_available() else "torch"
+        if onednn_available():
+            return "mkl" if _mkl.available() else "onednn"
+        return "torch"
     if matmul == "onednn" and not onednn_available():
         raise ValueError("`matmul`='onednn' needs a PyTorch build with oneDNN (torch.backends.mkldnn); "
                          "use 'torch' or 'numpy'")
+    if matmul == "mkl" and not (_mkl.available() and onednn_available()):
+        raise ValueError("`matmul`='mkl' needs a PyTorch build with MKL and oneDNN (the x86 builds); "
+                         "use 'onednn', 'torch' or 'numpy'")
     return matmul
 
 
@@ -138,10 +146,14 @@ class FusedSeparable2d(_PreparedOperands):
         matmul: the pointwise product. ``"onednn"``: oneDNN's linear with the weight packed once and bias and
             activation fused (float32 only; other dtypes use ``"torch"``); it cannot write into a slice of the
             output, so it runs the depthwise stage on the whole input first and returns oneDNN's result.
+            ``"mkl"``: one parallel call per block (:mod:`dsconv.kernels._fused_mkl`): each worker computes a
+            chunk of depthwise rows into its tile and multiplies it with MKL's packed product on that worker,
+            float32 only; blocks with few channels and many pixels, where that measured slower, keep the
+            ``"onednn"`` product (:func:`dsconv.kernels._fused_mkl.prefers_two_stages`).
             ``"torch"`` (``torch.addmm`` then the activation, PyTorch's BLAS and thread pool) and ``"numpy"``
             (NumPy's BLAS, then bias and activation in one Numba pass) run tile by tile into the output.
-            ``"auto"`` (the default): ``"onednn"`` where PyTorch has it, else ``"torch"``. The attribute
-            ``matmul`` holds the resolved choice. See :func:`dsconv.kernels.optimize.optimize` for measurements.
+            ``"auto"`` (the default): ``"mkl"`` where PyTorch has MKL and oneDNN, else ``"onednn"`` where it
+            has oneDNN, else ``"torch"``. The attribute ``matmul`` holds the resolved choice. See :func:`dsconv.kernels.optimize.optimize` for measurements.
 
     Shape:
         ``(N, C, H, W)`` -> ``(N, C_out, H_out, W_out)``, as the depthwise geometry gives.
@@ -189,15 +201,20 @@ class FusedSeparable2d(_PreparedOperands):
         return w, self.pw_bias.to(dtype), attr, scalars, shape, packed
 
     def _plan(self, x: torch.Tensor) -> tuple:
-        """What a forward of ``x``'s shape and dtype needs, prepared once: the kernel operands and, where the
-        product is not tiled (oneDNN, or any bfloat16 input), the product's operands (:meth:`_product`)."""
+        """What a forward of ``x``'s shape and dtype needs, prepared once: the kernel operands and either the
+        product's operands (:meth:`_product`: oneDNN, or any bfloat16 input), a one-region plan
+        (``matmul="mkl"``), or None (the tiled products)."""
         dtype = _input_dtype(x, "FusedSeparable2d")
         if dtype == _BITS:  # depthwise kernel into bfloat16, then oneDNN's bfloat16 product (or F.linear)
             params = self._params(tuple(x.shape), np.dtype(np.float32))
-            return params, self._product(params, x.dtype, self.matmul == "onednn" and bf16_available())
+            return params, self._product(params, x.dtype, self.matmul in ("onednn", "mkl") and bf16_available())
         params = self._params(tuple(x.shape), dtype)
-        if self.matmul != "onednn" or dtype != np.float32:
+        if dtype != np.float32 or self.matmul not in ("onednn", "mkl"):
             return params, None
+        p = params.problem
+        if self.matmul == "mkl" and not _fused_mkl.prefers_two_stages(p.out_channels, p.batch * p.out_size[1] * p.out_size[2]):
+            return params, _fused_mkl.OneRegionPlan.prepare(p, params.w_cl, params.dw_bias, params.pw_t,
+                                                            numba.get_num_threads())
         return params, self._product(params, x.dtype, True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,6 +223,11 @@ class FusedSeparable2d(_PreparedOperands):
         if plan is None:
             plan = self._cache[key] = self._plan(x)
         params, product = plan
+        if isinstance(product, _fused_mkl.OneRegionPlan):
+            p = params.problem
+            y = product.run(cl_input(_nhwc(x), p, np.dtype(np.float32)), params.w_cl, params.dw_bias, params.pw_bias,
+                            _cl.ACT_CODES[self.act_dw], _cl.ACT_CODES[self.act_pw])
+            return torch.from_numpy(y).view(p.batch, p.out_size[1], p.out_size[2], -1).permute(0, 3, 1, 2)
         if product is not None:
             weight, bias, attr, scalars, shape, packed = product
             a = _tensor(params.depthwise(_nhwc(x)))  # (N * H_out * W_out, C * M)

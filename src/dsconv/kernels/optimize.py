@@ -10,7 +10,7 @@ What it does, on a deep copy of the model in eval mode:
    whose ``conv_dw`` becomes the fused block and ``conv_pwl`` an Identity.
 2. **Remaining depthwise convolutions** (``depthwise -> [BN] -> [act]`` in a Sequential) run on the Numba
    kernel (:class:`~dsconv.kernels.modules.KernelDepthwise2d`).
-3. **Other convolutions**: with oneDNN in use (``matmul`` ``"auto"`` or ``"onednn"``), every other
+3. **Other convolutions**: with oneDNN in use (``matmul`` ``"auto"``, ``"onednn"`` or ``"mkl"``), every other
    ``Conv2d -> [BN] -> [act]`` run of Sequential children (integer zero padding) becomes a
    :class:`~dsconv.kernels.modules.ConvAct2d`: oneDNN with the weight packed once and the batch norm and
    activation fused. Otherwise batch norms are folded into the ``Conv2d`` of each ``Conv2d -> BatchNorm2d`` pair.
@@ -32,21 +32,24 @@ Activations that can be fused: ``nn.ReLU``, ``nn.ReLU6``, ``nn.Hardtanh(0, 6)``.
 visited, so the result computes the same function as the original in eval mode (up to float rounding).
 The optimized copy is for inference: its parameters do not require gradients.
 
-Pointwise product (``matmul``): by default (``"auto"``) oneDNN's linear through PyTorch, with the weight
-packed once and the bias and activation fused. It was the fastest of the three routines on every MobileNetV1
-fused-block shape of ``benchmarks/RESULTS.md`` (the tiled variants were not faster at batch 8 on this machine,
-whose 300 MiB L3 holds the whole depthwise output), so the default block runs the depthwise stage on the whole
-input and then one product. On MobileNetV2's depthwise + projection pairs at batch 1 the tiled ``"torch"``
-block was faster block by block, but choosing it there did not make the whole MobileNetV2 faster
-(``benchmarks/NOTES.md``). ``"torch"`` (``torch.addmm``) and ``"numpy"`` (NumPy's BLAS) run tile by tile, the
-depthwise output of one tile staying in cache.
+Pointwise product (``matmul``): by default (``"auto"``) ``"mkl"`` where PyTorch has MKL and oneDNN (its x86
+builds): each fused block is one parallel call in which every worker computes a chunk of depthwise rows into
+its own tile and multiplies it by the pointwise weight (packed once) with MKL on that worker, so the depthwise
+output stays in the core that wrote it and the cores never pass from Numba's threads to oneDNN's inside a
+block (:mod:`dsconv.kernels._fused_mkl`). Blocks with at most 144 channels and at least 6272 output pixels,
+where that measured slower (the early blocks at batch 8), keep ``"onednn"``'s arrangement: the depthwise stage
+on the whole input, then oneDNN's linear with the weight packed once and the bias and activation fused.
+Measured against ``"onednn"`` on the MobileNetV1/V2 fused-block shapes and whole models in
+``benchmarks/NOTES.md`` and ``benchmarks/RESULTS.md`` (``dsconv`` and ``dsconv_onednn`` columns). ``"torch"``
+(``torch.addmm``) and ``"numpy"`` (NumPy's BLAS) run tile by tile, the depthwise output of one tile staying
+in cache.
 
-Threads: Numba's kernels and PyTorch's operators share one OpenMP pool here (``benchmarks/NOTES.md``);
+Threads: Numba's kernels and PyTorch's operators each have an OpenMP pool (two runtimes, ``benchmarks/NOTES.md``);
 ``matmul="numpy"`` adds NumPy's OpenBLAS threads, which by default spin for about 0.1 s after each product
 and take the cores from the next block's Numba kernel. That variant therefore multiplies on one BLAS thread
 unless ``OPENBLAS_THREAD_TIMEOUT`` (at most 8) makes idle BLAS threads sleep (:mod:`dsconv.kernels._blas`):
 with no thread settings MobileNetV1 at batch 1 took 18.1 ms with it, against 171 ms before that change,
-10.9 ms with the default and 11.7 ms with ``"torch"`` (``benchmarks/matmul_default.py``, each variant alone in
+10.9 ms with ``"onednn"`` (then the default) and 11.7 ms with ``"torch"`` (``benchmarks/matmul_default.py``, each variant alone in
 a fresh process).
 """
 
@@ -188,7 +191,7 @@ def _rewrite_sequential(seq: nn.Sequential, matmul: str) -> None:
     i = 0
     while i < len(children):
         replacement, end = _match(children, i, matmul)
-        if replacement is None and matmul == "onednn":
+        if replacement is None and matmul in ("onednn", "mkl"):
             replacement, end = _match_conv(children, i)
         if replacement is None and isinstance(children[i], nn.Conv2d) and i + 1 < len(children) and _is_foldable_bn(children[i + 1]):
             replacement, end = _fold_conv(children[i], children[i + 1]), i + 2
@@ -322,7 +325,7 @@ def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "aut
         channels_last: move convolution weights and the input to ``channels_last`` (recommended: the fused
             blocks read and write that layout without copies).
         matmul: the pointwise product of the fused blocks: ``"auto"`` (the default: ``"onednn"`` where
-            PyTorch has oneDNN, else ``"torch"``), ``"onednn"``, ``"torch"`` or ``"numpy"`` (see above and
+            PyTorch has oneDNN, else ``"torch"``), ``"onednn"``, ``"mkl"``, ``"torch"`` or ``"numpy"`` (see above and
             :class:`~dsconv.kernels.modules.FusedSeparable2d`).
         dtype: what the optimized model computes in: None (the model's own; bfloat16 if it has bfloat16
             weights), ``torch.float32``, ``torch.float64`` or ``torch.bfloat16`` (item 6 above). When given,
