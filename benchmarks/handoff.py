@@ -49,7 +49,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = dsconv.create_model("mobilenet_v1")
     calibrate_batch_norms(model, 224)
-    fast = dsconv.optimize(model.eval())
+    fast = dsconv.optimize(model.eval(), matmul="onednn")  # the two-stage block
     blocks = [m for m in fast.modules() if isinstance(m, modules.FusedSeparable2d)]
     inputs: dict[modules.FusedSeparable2d, torch.Tensor] = {}
     z, big = np.zeros(2), np.ones(400_000, np.float32)

@@ -66,7 +66,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = dsconv.create_model("mobilenet_v1")
     calibrate_batch_norms(model, 224)
-    fast = dsconv.optimize(model.eval())
+    fast = dsconv.optimize(model.eval(), matmul="onednn")  # the two-stage block, whose stages it times
     x = torch.randn(1, 3, 224, 224)
     blocks = [m for m in fast.modules() if isinstance(m, modules.FusedSeparable2d)]
     assert all(b.matmul == "onednn" for b in blocks), "needs PyTorch with oneDNN (matmul='onednn')"
