@@ -67,8 +67,8 @@ def test_depthwise_stage_rounds_the_float32_result_once():
 @pytest.mark.parametrize("multiplier", [1, 2])
 def test_kernel_depthwise_module_in_bfloat16_is_the_rounded_float32_result(multiplier):
     gen = torch.Generator().manual_seed(1)
-    m = KernelDepthwise2d(torch.randn(8 * multiplier, 1, 3, 3, generator=gen), torch.randn(8 * multiplier, generator=gen),
-                          (2, 1), 1, 1, "relu6")
+    cm = 8 * multiplier
+    m = KernelDepthwise2d(torch.randn(cm, 1, 3, 3, generator=gen), torch.randn(cm, generator=gen), (2, 1), 1, 1, "relu6")
     x = torch.randn(2, 8, 9, 10, generator=gen).bfloat16()
     with torch.no_grad():
         y = m(x)
@@ -172,7 +172,8 @@ def test_float64_target_and_dtype_errors():
     with pytest.raises(ValueError, match=r"`dtype` must be None, torch.float32, torch.float64 or torch.bfloat16. "
                                          r"Received dtype=torch.float16"):
         optimize(model, dtype=torch.float16)
-    for m in (KernelDepthwise2d(torch.zeros(4, 1, 3, 3), torch.zeros(4), 1, 1, 1, "relu"), _block(4, 2, 1, "relu", "relu", "auto")):
+    depthwise = KernelDepthwise2d(torch.zeros(4, 1, 3, 3), torch.zeros(4), 1, 1, 1, "relu")
+    for m in (depthwise, _block(4, 2, 1, "relu", "relu", "auto")):
         with pytest.raises(TypeError, match=rf"`x` of {type(m).__name__} must be float32, float64 or bfloat16. "
                                             r"Received x.dtype=torch.float16"):
             m(torch.zeros(1, 4, 5, 5, dtype=torch.float16))

@@ -81,7 +81,8 @@ def _set_mkl_threads(typingctx, fn, count):
 
 
 @njit(parallel=True, **_OPTS)
-def fused_forward(x, w, b, g, bounds, tiles, b_packed, pw_bias, out, act_dw, act_pw, fn_compute, fn_threads):  # pragma: no cover
+def fused_forward(x, w, b, g, bounds, tiles, b_packed, pw_bias, out, act_dw, act_pw, fn_compute,  # pragma: no cover
+                  fn_threads):
     """One fused block. x ``(N, 1, H, W*C)`` float32, w ``(1, kh, kw*C)``, b ``(C,)`` (the depthwise bias),
     g the depthwise geometry (:func:`dsconv.kernels._cl._geometry`), bounds ``(chunks + 1,)`` task indices,
     tiles ``(chunks, rows * Wo * C)``, b_packed the packed ``(C, C_out)`` weight, pw_bias ``(C_out,)``, out
@@ -135,8 +136,8 @@ class OneRegionPlan:
         per_thread = -(-tasks // threads) * task_bytes
         chunks = min(tasks, threads * max(1, -(-per_thread // tile_bytes)))
         bounds = np.array([k * tasks // chunks for k in range(chunks + 1)], np.int64)
-        rows = max(_task_rows(bounds[k + 1] - 1, g)[0] + _task_rows(bounds[k + 1] - 1, g)[1] - _task_rows(bounds[k], g)[0]
-                   for k in range(chunks))
+        ends = [sum(_task_rows(bounds[k + 1] - 1, g)) for k in range(chunks)]  # first row + count of the last task
+        rows = max(ends[k] - _task_rows(bounds[k], g)[0] for k in range(chunks))
         pixels_per_chunk = rows * p.out_size[2]
         return cls(g, bounds, (chunks, pixels_per_chunk * p.out_channels), _mkl.pack(pw_t, pixels_per_chunk),
                    p.batch * p.out_size[1] * p.out_size[2], pw_t.shape[1], _mkl.addresses())

@@ -38,7 +38,8 @@ def _library() -> ctypes.CDLL | None:
     lib.cblas_sgemm_pack_get_size.restype = ctypes.c_size_t
     lib.cblas_sgemm_pack_get_size.argtypes = [ctypes.c_int] * 4
     lib.cblas_sgemm_pack.restype = None
-    lib.cblas_sgemm_pack.argtypes = [ctypes.c_int] * 6 + [ctypes.c_float, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    lib.cblas_sgemm_pack.argtypes = ([ctypes.c_int] * 6
+                                     + [ctypes.c_float, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p])
     lib.mkl_serv_set_num_threads_local.restype = ctypes.c_int
     lib.mkl_serv_set_num_threads_local.argtypes = [ctypes.c_int]
     return lib

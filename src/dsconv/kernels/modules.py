@@ -12,10 +12,11 @@ All take and return ``(N, C, H, W)`` tensors and work in place on ``channels_las
 ``channels_last`` input is read without a copy and the result is ``channels_last``); other inputs are
 converted. They are inference-only: the result carries no gradient.
 
-Dtypes: float32 and float64 inputs compute in their dtype; bfloat16 inputs (oneDNN paths only) give bfloat16
-results: the depthwise kernel reads the bfloat16 input, accumulates in float32 with float32 weights and rounds
-each output once; oneDNN's products and convolutions take the weights rounded to bfloat16 and accumulate in
-float32 (on CPUs with AMX or AVX-512 BF16 at several times the float32 rate).
+Dtypes: float32 and float64 inputs compute in their dtype; bfloat16 inputs give bfloat16 results: the
+depthwise kernel reads the bfloat16 input, accumulates in float32 with float32 weights and rounds each output
+once; the products and convolutions take the weights rounded to bfloat16 and accumulate in float32, on oneDNN
+where it runs bfloat16 (on CPUs with AMX or AVX-512 BF16 at several times the float32 rate), else with
+PyTorch's own bfloat16 operators.
 """
 
 from __future__ import annotations
@@ -144,16 +145,18 @@ class FusedSeparable2d(_PreparedOperands):
         stride, padding, dilation: of the depthwise convolution (any padding form of the reference).
         act_dw, act_pw: ``"none"``, ``"relu"`` or ``"relu6"``.
         matmul: the pointwise product. ``"onednn"``: oneDNN's linear with the weight packed once and bias and
-            activation fused (float32 only; other dtypes use ``"torch"``); it cannot write into a slice of the
-            output, so it runs the depthwise stage on the whole input first and returns oneDNN's result.
+            activation fused (float32 and bfloat16; float64 uses ``"torch"``); it cannot write into a slice of
+            the output, so it runs the depthwise stage on the whole input first and returns oneDNN's result.
             ``"mkl"``: one parallel call per block (:mod:`dsconv.kernels._fused_mkl`): each worker computes a
             chunk of depthwise rows into its tile and multiplies it with MKL's packed product on that worker,
-            float32 only; blocks with few channels and many pixels, where that measured slower, keep the
-            ``"onednn"`` product (:func:`dsconv.kernels._fused_mkl.prefers_two_stages`).
+            float32 (bfloat16 inputs take the ``"onednn"`` path, float64 ``"torch"``); blocks with few channels
+            and many pixels, where that measured slower, keep the ``"onednn"`` product
+            (:func:`dsconv.kernels._fused_mkl.prefers_two_stages`).
             ``"torch"`` (``torch.addmm`` then the activation, PyTorch's BLAS and thread pool) and ``"numpy"``
             (NumPy's BLAS, then bias and activation in one Numba pass) run tile by tile into the output.
             ``"auto"`` (the default): ``"mkl"`` where PyTorch has MKL and oneDNN, else ``"onednn"`` where it
-            has oneDNN, else ``"torch"``. The attribute ``matmul`` holds the resolved choice. See :func:`dsconv.kernels.optimize.optimize` for measurements.
+            has oneDNN, else ``"torch"``. The attribute ``matmul`` holds the resolved choice. See
+            :func:`dsconv.kernels.optimize.optimize` for measurements.
 
     Shape:
         ``(N, C, H, W)`` -> ``(N, C_out, H_out, W_out)``, as the depthwise geometry gives.
@@ -212,7 +215,8 @@ class FusedSeparable2d(_PreparedOperands):
         if dtype != np.float32 or self.matmul not in ("onednn", "mkl"):
             return params, None
         p = params.problem
-        if self.matmul == "mkl" and not _fused_mkl.prefers_two_stages(p.out_channels, p.batch * p.out_size[1] * p.out_size[2]):
+        pixels = p.batch * p.out_size[1] * p.out_size[2]
+        if self.matmul == "mkl" and not _fused_mkl.prefers_two_stages(p.out_channels, pixels):
             return params, _fused_mkl.OneRegionPlan.prepare(p, params.w_cl, params.dw_bias, params.pw_t,
                                                             numba.get_num_threads())
         return params, self._product(params, x.dtype, True)

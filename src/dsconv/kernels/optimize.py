@@ -49,8 +49,8 @@ Threads: Numba's kernels and PyTorch's operators each have an OpenMP pool (two r
 and take the cores from the next block's Numba kernel. That variant therefore multiplies on one BLAS thread
 unless ``OPENBLAS_THREAD_TIMEOUT`` (at most 8) makes idle BLAS threads sleep (:mod:`dsconv.kernels._blas`):
 with no thread settings MobileNetV1 at batch 1 took 18.1 ms with it, against 171 ms before that change,
-10.9 ms with ``"onednn"`` (then the default) and 11.7 ms with ``"torch"`` (``benchmarks/matmul_default.py``, each variant alone in
-a fresh process).
+10.9 ms with ``"onednn"`` (then the default) and 11.7 ms with ``"torch"`` (``benchmarks/matmul_default.py``,
+each variant alone in a fresh process).
 """
 
 from __future__ import annotations
