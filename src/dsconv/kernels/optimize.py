@@ -324,9 +324,9 @@ def optimize(model: nn.Module, *, channels_last: bool = True, matmul: str = "aut
         model: any ``torch.nn.Module`` (the original is not modified).
         channels_last: move convolution weights and the input to ``channels_last`` (recommended: the fused
             blocks read and write that layout without copies).
-        matmul: the pointwise product of the fused blocks: ``"auto"`` (the default: ``"onednn"`` where
-            PyTorch has oneDNN, else ``"torch"``), ``"onednn"``, ``"mkl"``, ``"torch"`` or ``"numpy"`` (see above and
-            :class:`~dsconv.kernels.modules.FusedSeparable2d`).
+        matmul: the pointwise product of the fused blocks: ``"auto"`` (the default: ``"mkl"`` where PyTorch
+            has MKL and oneDNN, else ``"onednn"`` where it has oneDNN, else ``"torch"``), ``"onednn"``,
+            ``"mkl"``, ``"torch"`` or ``"numpy"`` (see above and :class:`~dsconv.kernels.modules.FusedSeparable2d`).
         dtype: what the optimized model computes in: None (the model's own; bfloat16 if it has bfloat16
             weights), ``torch.float32``, ``torch.float64`` or ``torch.bfloat16`` (item 6 above). When given,
             floating inputs are cast to it.
