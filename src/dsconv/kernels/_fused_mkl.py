@@ -10,10 +10,10 @@ oneDNN's). Chunks are sized so that a tile stays within about 1 MiB and there ar
 threads; :class:`OneRegionPlan` fixes them per input shape (the tiles are allocated per call, the packed
 weight once).
 
-Measured against the two-stage oneDNN block (``benchmarks/NOTES.md``): faster on every MobileNetV1/V2 block at
-batch 1 except the first (112x112, 32 channels) and at batch 8 on the blocks with more than 144 channels, slower
-(down to 0.74x) at batch 8 on the early blocks with many pixels and few channels, which therefore keep the
-two-stage product (:func:`prefers_two_stages`).
+Measured against the two-stage oneDNN block (``benchmarks/NOTES.md``): 1.27x and 1.29x on the MobileNetV1
+and V2 blocks at batch 1 (no block slower), 1.06x and 1.05x at batch 8; slower (down to 0.74x) at batch 8 on
+the early blocks with many pixels and few channels, which therefore keep the two-stage product
+(:func:`prefers_two_stages`).
 """
 
 from __future__ import annotations
