@@ -266,3 +266,22 @@ def test_conv_act_rejects_a_wrong_input_shape():
     block = ConvAct2d(torch.zeros(6, 4, 3, 3), torch.zeros(6), (1, 1), (1, 1), (1, 1), 1, "relu")
     with pytest.raises(ValueError, match=r"`x` must have shape \(N, 4, H, W\). Received x.shape=\(1, 3, 8, 8\)"):
         block(torch.zeros(1, 3, 8, 8))
+
+
+@pytest.mark.parametrize("matmul", ["auto", "onednn", "torch", "numpy"])
+def test_an_empty_batch_gives_an_empty_result_like_the_eager_model(matmul):
+    from dsconv.kernels.modules import ConvAct2d
+
+    for name in ("mobilenet_v1", "mobilenet_v2"):
+        model = dsconv.create_model(name, width=0.25, num_classes=7).eval()
+        fast = optimize(model, matmul=matmul)
+        x = torch.randn(0, 3, 32, 32)
+        with torch.no_grad():
+            y = fast(x)
+            assert y.shape == model(x).shape == (0, 7) and y.dtype == torch.float32
+    block = ConvAct2d(torch.randn(6, 4, 1, 1), torch.randn(6), (1, 1), (0, 0), (1, 1), 1, "relu")
+    kernel_dw = KernelDepthwise2d(torch.randn(8, 1, 3, 3), torch.randn(8), 2, 1, 1, "relu6")
+    with torch.no_grad():
+        assert block(torch.randn(0, 4, 8, 8)).shape == (0, 6, 8, 8)
+        y = kernel_dw(torch.randn(0, 4, 9, 9))
+        assert y.shape == (0, 8, 5, 5) and y.is_contiguous(memory_format=torch.channels_last)

@@ -105,6 +105,15 @@ def _nhwc(x: torch.Tensor) -> np.ndarray:
     return _numpy(x.permute(0, 2, 3, 1).contiguous())
 
 
+def _empty_output(x: torch.Tensor, weight: torch.Tensor, stride: Any, padding: PaddingArg, dilation: Any,
+                  channels: int) -> torch.Tensor:
+    """The ``(0, channels, H_out, W_out)`` channels-last result of a depthwise stage with ``weight`` on an
+    input ``x`` with no elements (an empty batch), without running a kernel."""
+    _, p = problem_for(tuple(x.shape), _weight(weight), stride, padding, dilation)
+    return torch.empty((x.shape[0], channels, p.out_size[1], p.out_size[2]), dtype=x.dtype).contiguous(
+        memory_format=torch.channels_last)
+
+
 def _to_tensor(a: np.ndarray) -> torch.Tensor:
     """``(N, H, W, C)`` array (``uint16``: bfloat16 bits) -> ``(N, C, H, W)`` channels-last tensor sharing its
     memory."""
@@ -225,6 +234,10 @@ class FusedSeparable2d(_PreparedOperands):
         key = ("plan", x.shape, x.dtype)
         plan = self._cache.get(key)
         if plan is None:
+            if x.numel() == 0:  # an empty batch: nothing to compute
+                _input_dtype(x, "FusedSeparable2d")
+                return _empty_output(x, self.dw_weight, self.stride, self.padding, self.dilation,
+                                     self.pw_weight.shape[0])
             plan = self._cache[key] = self._plan(x)
         params, product = plan
         if isinstance(product, _fused_mkl.OneRegionPlan):
@@ -267,6 +280,8 @@ class KernelDepthwise2d(_PreparedOperands):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = _input_dtype(x, "KernelDepthwise2d")
+        if x.numel() == 0:  # an empty batch: nothing to compute
+            return _empty_output(x, self.weight, self.stride, self.padding, self.dilation, self.weight.shape[0])
         compute = np.dtype(np.float32) if dtype == _BITS else dtype
         key = (tuple(x.shape), compute)
         if key not in self._cache:
@@ -343,6 +358,9 @@ class ConvAct2d(_PreparedOperands):
         pointwise, packed, bias, attr, scalars = plan
         if pointwise:
             n, c, h, w = x.shape
+            if x.numel() == 0:  # an empty batch: oneDNN's linear cannot view zero rows back
+                return torch.empty((n, self.weight.shape[0], h, w), dtype=x.dtype).contiguous(
+                    memory_format=torch.channels_last)
             rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view for channels_last input
             y = torch.ops.mkldnn._linear_pointwise(rows, packed, bias, attr, scalars, "")
             return y.view(n, h, w, -1).permute(0, 3, 1, 2)
