@@ -100,7 +100,11 @@ def _is_channels_last(x: torch.Tensor) -> bool:
 def _to_cl_numpy(t: torch.Tensor) -> np.ndarray:
     """A channels-last tensor's data as ``(N, *spatial, C)`` NumPy (a view when already channels-last);
     bfloat16 as its ``uint16`` bit patterns."""
-    t = t.permute(0, *range(2, t.dim()), 1).contiguous()
+    return _numpy(t.permute(0, *range(2, t.dim()), 1).contiguous())
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    """A tensor's memory as NumPy; bfloat16 as its ``uint16`` bit patterns."""
     return t.view(torch.int16).numpy().view(np.uint16) if t.dtype == torch.bfloat16 else t.numpy()
 
 

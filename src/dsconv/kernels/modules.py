@@ -31,7 +31,7 @@ from torch import nn
 from dsconv._validation import check_choice
 from dsconv.functional.shapes import PaddingArg, normalize_padding
 from dsconv.kernels import _cl, _fused_mkl, _memory, _mkl
-from dsconv.kernels.autograd import _tensor
+from dsconv.kernels.autograd import _float, _numpy, _tensor
 from dsconv.kernels.depthwise import cl_input, cl_weight, problem_for
 from dsconv.kernels.fused import FusedSeparableParams, _np_matmul
 
@@ -85,17 +85,6 @@ def _input_dtype(x: torch.Tensor, module: str) -> np.dtype:
     return dtype
 
 
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    """A tensor's memory as NumPy; bfloat16 as its ``uint16`` bit patterns."""
-    return t.view(torch.int16).numpy().view(np.uint16) if t.dtype == torch.bfloat16 else t.numpy()
-
-
-def _weight(t: torch.Tensor) -> np.ndarray:
-    """A weight or bias buffer as float32/float64 NumPy (a bfloat16 buffer, e.g. after ``.bfloat16()`` on
-    the whole model, widened exactly)."""
-    return t.detach().float().numpy() if t.dtype == torch.bfloat16 else t.detach().numpy()
-
-
 def _nhwc(x: torch.Tensor) -> np.ndarray:
     """``(N, C, H, W)`` tensor -> ``(N, H, W, C)`` array, without a copy for channels-last tensors (bfloat16 as
     ``uint16`` bits)."""
@@ -109,7 +98,7 @@ def _empty_output(x: torch.Tensor, weight: torch.Tensor, stride: Any, padding: P
                   channels: int) -> torch.Tensor:
     """The ``(0, channels, H_out, W_out)`` channels-last result of a depthwise stage with ``weight`` on an
     input ``x`` with no elements (an empty batch), without running a kernel."""
-    _, p = problem_for(tuple(x.shape), _weight(weight), stride, padding, dilation)
+    _, p = problem_for(tuple(x.shape), _float(weight), stride, padding, dilation)
     return torch.empty((x.shape[0], channels, p.out_size[1], p.out_size[2]), dtype=x.dtype).contiguous(
         memory_format=torch.channels_last)
 
@@ -193,8 +182,8 @@ class FusedSeparable2d(_PreparedOperands):
         if key not in self._cache:
             n, c, h, w = shape
             self._cache[key] = FusedSeparableParams.prepare(
-                (n, h, w, c), _weight(self.dw_weight), _weight(self.pw_weight), _weight(self.dw_bias),
-                _weight(self.pw_bias), self.stride, self.padding, self.dilation,
+                (n, h, w, c), _float(self.dw_weight), _float(self.pw_weight), _float(self.dw_bias),
+                _float(self.pw_bias), self.stride, self.padding, self.dilation,
                 act_dw=self.act_dw, act_pw=self.act_pw, dtype=dtype,
             )
         return self._cache[key]
@@ -285,8 +274,8 @@ class KernelDepthwise2d(_PreparedOperands):
         compute = np.dtype(np.float32) if dtype == _BITS else dtype
         key = (tuple(x.shape), compute)
         if key not in self._cache:
-            w, p = problem_for(tuple(x.shape), _weight(self.weight), self.stride, self.padding, self.dilation)
-            self._cache[key] = (p, cl_weight(w, p, compute), _memory.contiguous(_weight(self.bias), compute))
+            w, p = problem_for(tuple(x.shape), _float(self.weight), self.stride, self.padding, self.dilation)
+            self._cache[key] = (p, cl_weight(w, p, compute), _memory.contiguous(_float(self.bias), compute))
         p, w_cl, b = self._cache[key]
         out = _memory.empty((p.batch, 1, p.out_size[1], p.out_size[2] * p.out_channels), dtype)
         kernel = _cl.forward_act_bf16 if dtype == _BITS else _cl.forward_act
