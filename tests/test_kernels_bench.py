@@ -20,12 +20,15 @@ def test_machine_layers_models_quick(tmp_path, capsys):
     assert main(["bench", "--machine", "--quick", "--out-dir", str(tmp_path)]) == 0
     machine = Machine.from_json(tmp_path / "machine.json")
     assert machine.dram_gbs > 0 and machine.cache_gbs > 0 and machine.peak_gflops > 0
+    curve = json.loads((tmp_path / "results" / "machine.json").read_text())["copy_gbs_by_footprint_mib"]
+    assert list(curve) == ["0.5", "8"] and all(v > 0 for v in curve.values())
     assert main(["bench", "layers", "--quick", "--backward", "--batch", "1", "--repeats", "1",
                  "--out-dir", str(tmp_path)]) == 0
     layers = json.loads((tmp_path / "results" / "layers.json").read_text())
     row = layers["rows"][0]
     assert set(row["times_s"]) == {"dsconv", "torch_nchw", "torch_cl", "onnxruntime"}
     assert layers["launch_floor_s"] > 0
+    assert row["stream_roof_s"] > 0 and set(row["pct_of_stream_roof"]) == set(row["times_s"])
     assert set(row["speedup"]) == {"torch_nchw", "torch_cl", "onnxruntime"}
     for section in ("separable", "backward"):
         assert json.loads((tmp_path / "results" / f"{section}.json").read_text())["rows"]
@@ -53,6 +56,54 @@ def test_machine_layers_models_quick(tmp_path, capsys):
     assert "threads 2" in text and "float32" in text and "allocator" in text
     assert text.count("Launch floor in this run") == 3  # forward, fused block and backward sections
     assert text.count("Against the faster PyTorch layout of each row") == 3
+    assert text.count("Against the stream roof") == 3 and "dsconv % stream roof" in text
+
+
+@pytest.mark.parametrize("sizes", [(10, 3, 10), (40, 7, 10), (10, 0, 37), (5, 5, 200), (1000, 1, 3)])
+def test_stream_reads_every_source_element_and_writes_every_destination_element(sizes):
+    """The stream roof's kernel: per task, the start of its share of ``a`` copied into its share of ``dst``,
+    the rest of that share filled with the sum of what it read besides (so every element is read and
+    written), whatever the sizes."""
+    import numpy as np
+
+    from dsconv.kernels.bench.machine import stream
+
+    na, nb, nd = sizes
+    rng = np.random.default_rng(0)
+    a, b = rng.random(na, dtype=np.float32), rng.random(nb, dtype=np.float32)
+    dst = np.full(nd, np.nan, np.float32)
+    stream(a, b, dst)()
+    chunks = 64
+    for k in range(chunks):
+        a0, a1, d0, d1 = k * na // chunks, (k + 1) * na // chunks, k * nd // chunks, (k + 1) * nd // chunks
+        m = min(a1 - a0, d1 - d0)
+        np.testing.assert_array_equal(dst[d0:d0 + m], a[a0:a0 + m])
+        rest = a[a0 + m:a1].sum(dtype=np.float64) + b[k * nb // chunks:(k + 1) * nb // chunks].sum(dtype=np.float64)
+        np.testing.assert_allclose(dst[d0 + m:d1], rest, rtol=1e-5)
+    assert not np.isnan(dst).any()
+
+
+def test_stream_rejects_a_destination_it_cannot_write_in_place():
+    import numpy as np
+
+    from dsconv.kernels.bench.machine import stream
+
+    a = np.zeros(8, np.float32)
+    with pytest.raises(ValueError, match="`dst` must be a C-contiguous float32 array.*float64"):
+        stream(a, a, np.zeros(8))
+    with pytest.raises(ValueError, match="`dst` must be a C-contiguous float32 array.*contiguous=False"):
+        stream(a, a, np.zeros((4, 4), np.float32)[:, ::2])
+
+
+def test_stream_line_counts_rows_at_60_percent_per_batch():
+    from dsconv.kernels.bench.report import stream_line
+
+    def row(batch, pct):
+        return {"batch": batch, "pct_of_stream_roof": {"dsconv": pct}}
+
+    line = stream_line([row(1, 50.0), row(1, 80.0), row(8, 60.0), row(8, 90.0)])
+    assert "rows at or above 60%: 3 of 4 (batch 1: 1 of 2, batch 8: 2 of 2)" in line
+    assert "**68%**" in line  # (50 * 80 * 60 * 90) ** 0.25 = 67.9
 
 
 @pytest.mark.parametrize("family", ["mobilenet_v1", "mobilenet_v2"])

@@ -43,16 +43,21 @@ def load_machine(out_dir: Path, *, quick: bool):
 def run_machine(out_dir: Path, *, quick: bool = False, threads: int = 2):
     """Measure and save the roofs to ``out_dir/machine.json``; returns the ``Machine``."""
     from dsconv.kernels.bench import report
-    from dsconv.kernels.bench.machine import measure_machine
+    from dsconv.kernels.bench.machine import CURVE_MIB, bandwidth_curve, measure_machine
 
     allocator = _setup(threads)
     out_dir.mkdir(parents=True, exist_ok=True)
     machine = measure_machine(quick=quick)
     machine.save(out_dir / "machine.json")
+    curve = bandwidth_curve((0.5, 8) if quick else CURVE_MIB, 3 if quick else 9)
     env = report.environment(threads, allocator)
     md = (f"## Machine roofs\n\n{env_line(env)}\n| DRAM GB/s | cache GB/s | matmul GFLOP/s |\n|---|---|---|\n"
-          f"| {machine.dram_gbs} | {machine.cache_gbs} | {machine.peak_gflops} |\n\n{machine.source}\n")
-    report.write_section(out_dir, "machine", md, {"env": env, "machine": vars(machine)})
+          f"| {machine.dram_gbs} | {machine.cache_gbs} | {machine.peak_gflops} |\n\n{machine.source}\n\n"
+          "Parallel copy by footprint (source + destination; medians), the cache levels between the two above:\n\n"
+          "| footprint MiB | " + " | ".join(f"{m:g}" for m in curve) + " |\n|---|" + "---|" * len(curve) + "\n"
+          "| GB/s | " + " | ".join(f"{v:.1f}" for v in curve.values()) + " |\n")
+    report.write_section(out_dir, "machine", md, {"env": env, "machine": vars(machine),
+                                                   "copy_gbs_by_footprint_mib": {str(k): v for k, v in curve.items()}})
     return machine
 
 
@@ -111,9 +116,13 @@ def run_layers(out_dir: Path, *, quick: bool = False, backward: bool = False, ba
 def _write_layer_sections(out_dir: Path, results: dict, env: dict, machine, floor_s: float) -> None:
     from dsconv.kernels.bench import report
 
-    roof = (f"Roofline per row: max(bytes / bandwidth, FLOPs / peak) with the machine file's figures "
+    roof = (f"Roofline per row (\"% roof\"): max(bytes / bandwidth, FLOPs / peak) with the machine file's figures "
             f"(cache {machine.cache_gbs} GB/s when input + output fit in 2 MiB, else DRAM {machine.dram_gbs} GB/s; "
-            f"peak {machine.peak_gflops} GFLOP/s).\n\n")
+            f"peak {machine.peak_gflops} GFLOP/s). Above 100% the bytes came from a cache level this "
+            f"two-level model leaves out (the last-level cache). The stream roof (\"% stream roof\") is max(stream, FLOPs / peak), where "
+            f"stream is the median of a parallel call that reads the row's input arrays and writes an array the size "
+            f"of its output, timed in the same rounds: what moving the row's bytes from where they are costs, the "
+            f"launch of one parallel call included.\n\n")
     titles = {"layers": "Depthwise 3x3 forward, per layer", "separable": "Fused separable block (dw+bias+act -> pw+bias+act)",
               "backward": "Depthwise 3x3 backward (input + weight gradients)"}
     figures = out_dir / "figures"

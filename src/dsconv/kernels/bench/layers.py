@@ -4,7 +4,11 @@ ONNX Runtime, interleaved in one run.
 
 Each row reports the median time per implementation, dsconv's GB/s and GFLOP/s, the roofline time
 ``max(bytes / bandwidth, flops / peak)`` (cache bandwidth when input + output fit in ``cache_bytes``, DRAM
-otherwise) as a percentage reached by each implementation, and dsconv's speed-up over each other one.
+otherwise) as a percentage reached by each implementation, and dsconv's speed-up over each other one. It also
+reports the *stream roof*, ``max(stream, flops / peak)``, where ``stream`` is the median of a parallel call
+that reads the row's input arrays and writes an array the size of its output, timed in the same rounds
+(:func:`dsconv.kernels.bench.machine.stream`): the bytes moved from wherever they are at that point (the
+two-level roof misses the last-level cache, and an empty parallel call's cost), and dsconv's share of it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from dsconv.kernels import _memory
+from dsconv.kernels.bench.machine import stream
 from dsconv.kernels.bench.timing import median_and_best
 
 # (channels, input size, stride) of the depthwise 3x3 layers, paper tables (V1: Howard et al. 2017, Table 1;
@@ -52,10 +57,13 @@ class Row:
     roof_s: float
     times_s: dict[str, float] = field(default_factory=dict)  # medians
     best_s: dict[str, float] = field(default_factory=dict)  # minima (least disturbed by other processes)
+    stream_roof_s: float | None = None  # max(median of the same-traffic stream, flops / peak)
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["pct_of_roof"] = {k: 100.0 * self.roof_s / t for k, t in self.times_s.items()}
+        if self.stream_roof_s is not None:
+            d["pct_of_stream_roof"] = {k: 100.0 * self.stream_roof_s / t for k, t in self.times_s.items()}
         d["speedup"] = {k: t / self.times_s["dsconv"] for k, t in self.times_s.items() if k != "dsconv"}
         d["speedup_best"] = {k: t / self.best_s["dsconv"] for k, t in self.best_s.items() if k != "dsconv"}
         return d
@@ -64,6 +72,14 @@ class Row:
 def _roof(flops: int, nbytes: int, machine, cache_bytes: int) -> float:
     bandwidth = machine.cache_gbs if machine.cache_gbs and nbytes <= cache_bytes else machine.dram_gbs
     return max(nbytes / (bandwidth * 1e9), flops / (machine.peak_gflops * 1e9))
+
+
+def _timed(fns: dict, traffic, flops: int, machine, repeats: int) -> tuple[dict, dict, float]:
+    """``(medians, minima, stream roof)``: ``fns`` and the same-traffic stream ``traffic`` timed in the same
+    interleaved rounds; the stream's median (or the FLOP time at the machine's peak, if longer) is the roof."""
+    times, best = median_and_best({**fns, "stream": traffic}, repeats=repeats)
+    best.pop("stream")
+    return times, best, max(times.pop("stream"), flops / (machine.peak_gflops * 1e9))
 
 
 def _ort_session(nodes: list, initializers: dict[str, np.ndarray], x: np.ndarray, out_shape: tuple[int, ...],
@@ -169,8 +185,9 @@ def depthwise_row(family: str, batch: int, c: int, size: int, stride: int, machi
     flops = 2 * 9 * batch * ho * ho * c
     nbytes = 4 * (x.size + out.size + w.size)
     with torch.inference_mode():
-        times, best = median_and_best(fns, repeats=repeats)
-    return Row("depthwise", family, batch, c, size, stride, c, flops, nbytes, _roof(flops, nbytes, machine, cache_bytes), times, best)
+        times, best, stream_roof = _timed(fns, stream(x_cl, w_cl, out), flops, machine, repeats)
+    return Row("depthwise", family, batch, c, size, stride, c, flops, nbytes, _roof(flops, nbytes, machine, cache_bytes),
+               times, best, stream_roof)
 
 
 def backward_row(family: str, batch: int, c: int, size: int, stride: int, machine, *, repeats: int,
@@ -201,11 +218,13 @@ def backward_row(family: str, batch: int, c: int, size: int, stride: int, machin
             gg, xx, wt, None, [stride, stride], [1, 1], [1, 1], False, [0, 0], c, [True, True, False])
 
     fns = {"dsconv": ours, "torch_nchw": torch_grads(xt, gt), "torch_cl": torch_grads(xc, gc)}
-    times, best = median_and_best(fns, repeats=repeats)
     flops = 2 * 2 * 9 * batch * ho * ho * c
     nbytes = 4 * (2 * x.size + g.size + 2 * w.size)
+    # reads x and g, writes an input gradient (the weights and their gradient are a few KiB)
+    times, best, stream_roof = _timed(fns, stream(x_cl, g_cl, _memory.empty(x_cl.shape, np.float32)), flops,
+                                      machine, repeats)
     return Row("depthwise_backward", family, batch, c, size, stride, c, flops, nbytes,
-               _roof(flops, nbytes, machine, cache_bytes), times, best)
+               _roof(flops, nbytes, machine, cache_bytes), times, best, stream_roof)
 
 
 def matmul_variants(matmuls, resolve) -> list[tuple[str, str]]:
@@ -243,7 +262,8 @@ def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machin
     pw = _memory.copy(rng.standard_normal((c_out, c, 1, 1), dtype=np.float32) / np.float32(np.sqrt(c)))
     b1, b2 = _memory.copy(rng.standard_normal(c, dtype=np.float32)), _memory.copy(rng.standard_normal(c_out, dtype=np.float32))
     tx, tdw, tpw, tb1, tb2 = (torch.from_numpy(a) for a in (x, dw, pw, b1, b2))
-    tx_cl = torch.from_numpy(_memory.copy(x.transpose(0, 2, 3, 1))).permute(0, 3, 1, 2)  # channels_last, aligned
+    x_nhwc = _memory.copy(x.transpose(0, 2, 3, 1))
+    tx_cl = torch.from_numpy(x_nhwc).permute(0, 3, 1, 2)  # channels_last, aligned
     acts = {"relu": F.relu, "relu6": F.relu6, "none": lambda t: t}
     f_dw, f_pw = acts[act_dw], acts[act_pw]
 
@@ -257,9 +277,10 @@ def separable_row(batch: int, c: int, c_out: int, size: int, stride: int, machin
     fns.update(torch_nchw=unfused(tx), torch_cl=unfused(tx_cl))
     if onnx:
         fns["onnxruntime"] = _ort_separable(x, dw, b1, pw, b2, stride, act_dw, act_pw, threads)
-    with torch.inference_mode():
-        times, best = median_and_best(fns, repeats=repeats)
     flops = 2 * batch * ho * ho * c * (9 + c_out)
     nbytes = 4 * (x.size + batch * ho * ho * c_out + dw.size + pw.size)
+    traffic = stream(x_nhwc, pw, _memory.empty((batch, ho, ho, c_out), np.float32))  # dw's weights: a few KiB
+    with torch.inference_mode():
+        times, best, stream_roof = _timed(fns, traffic, flops, machine, repeats)
     return Row("separable", family, batch, c, size, stride, c_out, flops, nbytes,
-               _roof(flops, nbytes, machine, cache_bytes), times, best)
+               _roof(flops, nbytes, machine, cache_bytes), times, best, stream_roof)

@@ -9,6 +9,7 @@ import numba as nb
 import numpy as np
 from numba import njit, prange
 
+from dsconv.kernels._codegen import _wide_vectors
 from dsconv.kernels.bench.report import cpu_model
 from dsconv.kernels.bench.timing import interleaved
 
@@ -32,6 +33,68 @@ def _empty_region(a):  # pragma: no cover
         a[k] += 1.0
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def _sum(a, lo, hi):  # pragma: no cover
+    """``a[lo:hi].sum()`` (unsigned indices, so that the loop vectorises; 512-bit vectors where the CPU has
+    them)."""
+    _wide_vectors()
+    s = np.float32(0.0)
+    for i in range(nb.uint64(lo), nb.uint64(hi)):
+        s += a[i]
+    return s
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _fill(a, lo, hi, value):  # pragma: no cover
+    """``a[lo:hi] = value`` (unsigned indices, so that the loop vectorises; 512-bit vectors)."""
+    _wide_vectors()
+    for i in range(nb.uint64(lo), nb.uint64(hi)):
+        a[i] = value
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _move(dst, d0, src, s0, n):  # pragma: no cover
+    """``dst[d0:d0 + n] = src[s0:s0 + n]`` (unsigned indices, 512-bit vectors)."""
+    _wide_vectors()
+    for i in range(nb.uint64(n)):
+        dst[nb.uint64(d0) + i] = src[nb.uint64(s0) + i]
+
+
+@njit(parallel=True, cache=True, nogil=True, fastmath=True)
+def _stream(a, b, dst, chunks):  # pragma: no cover
+    """Read every element of ``a`` and ``b`` and write every element of ``dst`` (flat float32) in ``chunks``
+    parallel tasks. Each task copies the start of its share of ``a`` into its share of ``dst`` (as far as both
+    go), sums the rest of its shares of ``a`` and ``b``, and fills the rest of its share of ``dst`` with the
+    sum, so that every byte is moved once and no read can be skipped."""
+    na, nb_, nd = a.shape[0], b.shape[0], dst.shape[0]
+    for k in prange(chunks):
+        a0, a1 = k * na // chunks, (k + 1) * na // chunks
+        d0, d1 = k * nd // chunks, (k + 1) * nd // chunks
+        m = min(a1 - a0, d1 - d0)
+        _move(dst, d0, a, a0, m)
+        s = _sum(a, a0 + m, a1) + _sum(b, k * nb_ // chunks, (k + 1) * nb_ // chunks)
+        _fill(dst, d0 + m, d1, s)
+
+
+def stream(a: np.ndarray, b: np.ndarray, dst: np.ndarray):
+    """A zero-argument callable that reads all of ``a`` and ``b`` and writes all of ``dst`` (contiguous float32
+    arrays of any shape) in one parallel call of 64 tasks, as a layer reads its input and weights and writes
+    its output.
+
+    Timed among a layer's implementations, on the layer's own input arrays, its median is the *stream roof*:
+    what this machine takes to move the layer's bytes, from where they are at that point of the rounds (L2,
+    the last-level cache or DRAM), launch cost included. The machine file's two levels (L2 and DRAM) miss
+    the last-level cache between them, which on this VM holds tens of MiB at 2-4 times DRAM's bandwidth
+    (``benchmarks/NOTES.md``).
+    """
+    flat = [np.ascontiguousarray(v, dtype=np.float32).reshape(-1) for v in (a, b)]
+    if not (dst.dtype == np.float32 and dst.flags.c_contiguous):
+        raise ValueError(f"`dst` must be a C-contiguous float32 array. Received dtype={dst.dtype}, "
+                         f"contiguous={dst.flags.c_contiguous}")
+    out = dst.reshape(-1)
+    return lambda: _stream(flat[0], flat[1], out, 64)
+
+
 def launch_floor(repeats: int = 2000) -> float:
     """Median seconds of one call from Python of an empty Numba parallel region (one task per thread).
 
@@ -50,6 +113,15 @@ def copy_bandwidth(nbytes: int, repeats: int) -> float:
     reps = max(1, int(64e6 // (2 * nbytes)))  # amortise the call overhead for small (cache-resident) sizes
     t = interleaved({"copy": lambda: _copy(src, dst, reps)}, repeats=repeats)["copy"]
     return 2 * 4 * n * reps / t / 1e9
+
+
+CURVE_MIB = (0.5, 2, 4, 8, 16, 32, 64, 128, 256)  # footprints (source + destination) of the bandwidth curve
+
+
+def bandwidth_curve(footprints_mib: tuple[float, ...] = CURVE_MIB, repeats: int = 9) -> dict[float, float]:
+    """GB/s of a parallel copy per footprint (source + destination, MiB): where the caches end. The machine
+    file keeps two levels (a 256 KiB copy for the cache, 512 MiB for DRAM); this shows the levels between."""
+    return {mib: copy_bandwidth(int(mib * (1 << 20)) // 2, repeats) for mib in footprints_mib}
 
 
 def matmul_gflops(n: int, repeats: int) -> float:

@@ -68,15 +68,19 @@ def _ms(t: float) -> str:
 def layer_table(rows: list[dict], title: str, launch_floor_s: float | None = None) -> str:
     """Markdown table of layer rows (time, GB/s, GFLOP/s, % of roof, speed-ups) with geometric means."""
     impls = list(rows[0]["times_s"]) if rows else []
+    stream = bool(rows) and all("pct_of_stream_roof" in r for r in rows)
     head = ["net", "N", "C", "C_out", "HxW", "s", *[f"{k} ms" for k in impls], "dsconv GB/s", "dsconv GFLOP/s",
-            *[f"{k} % roof" for k in impls], *[f"x vs {k}" for k in impls if k != "dsconv"]]
+            *[f"{k} % roof" for k in impls], *(["stream roof ms", "dsconv % stream roof"] if stream else []),
+            *[f"x vs {k}" for k in impls if k != "dsconv"]]
     lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         t = r["times_s"]["dsconv"]
         cells = [r["family"].replace("mobilenet_", ""), r["batch"], r["channels"], r["out_channels"],
                  f"{r['size']}x{r['size']}", r["stride"], *[_ms(r["times_s"][k]) for k in impls],
                  f"{r['nbytes'] / t / 1e9:.1f}", f"{r['flops'] / t / 1e9:.1f}",
-                 *[f"{r['pct_of_roof'][k]:.0f}" for k in impls], *[f"{r['speedup'][k]:.2f}" for k in impls if k != "dsconv"]]
+                 *[f"{r['pct_of_roof'][k]:.0f}" for k in impls],
+                 *([_ms(r["stream_roof_s"]), f"{r['pct_of_stream_roof']['dsconv']:.0f}"] if stream else []),
+                 *[f"{r['speedup'][k]:.2f}" for k in impls if k != "dsconv"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", "Geometric means of dsconv's speed-up (medians): " + ", ".join(
         f"vs {k} **{geomean([r['speedup'][k] for r in rows]):.2f}x**" for k in impls if k != "dsconv")]
@@ -85,11 +89,26 @@ def layer_table(rows: list[dict], title: str, launch_floor_s: float | None = Non
     lines.append("Geometric mean of dsconv's share of the roofline: "
                  f"**{geomean([r['pct_of_roof']['dsconv'] for r in rows]):.0f}%**; rows at or above 60%: "
                  f"{sum(r['pct_of_roof']['dsconv'] >= 60 for r in rows)} of {len(rows)}.")
+    if stream:
+        lines.append(stream_line(rows))
     if {"torch_nchw", "torch_cl"} <= set(impls):
         lines.append(fastest_torch_line(rows))
     if launch_floor_s is not None:
         lines.append(floor_line(rows, launch_floor_s))
     return "\n".join(lines) + "\n"
+
+
+def stream_line(rows: list[dict]) -> str:
+    """dsconv's share of the stream roof (the same-traffic stream timed in the same rounds, or the FLOP time
+    at peak): geometric mean, and the rows at or above 60%, overall and per batch size."""
+    def count(sel: list[dict]) -> str:
+        return f"{sum(r['pct_of_stream_roof']['dsconv'] >= 60 for r in sel)} of {len(sel)}"
+
+    per_batch = ", ".join(f"batch {b}: {count([r for r in rows if r['batch'] == b])}"
+                          for b in sorted({r["batch"] for r in rows}))
+    return ("Against the stream roof (a parallel call moving the row's bytes, timed in the same rounds): dsconv's "
+            f"share **{geomean([r['pct_of_stream_roof']['dsconv'] for r in rows]):.0f}%** (geometric mean); "
+            f"rows at or above 60%: {count(rows)} ({per_batch}).")
 
 
 def fastest_torch_line(rows: list[dict]) -> str:
