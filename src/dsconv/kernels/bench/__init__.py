@@ -47,9 +47,10 @@ def run_machine(out_dir: Path, *, quick: bool = False, threads: int = 2):
 
     allocator = _setup(threads)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # the curve first: after the matrix product PyTorch's idle OpenMP workers may spin (the default wait policy)
+    curve = bandwidth_curve((0.5, 8) if quick else CURVE_MIB, 3 if quick else 9)
     machine = measure_machine(quick=quick)
     machine.save(out_dir / "machine.json")
-    curve = bandwidth_curve((0.5, 8) if quick else CURVE_MIB, 3 if quick else 9)
     env = report.environment(threads, allocator)
     md = (f"## Machine roofs\n\n{env_line(env)}\n| DRAM GB/s | cache GB/s | matmul GFLOP/s |\n|---|---|---|\n"
           f"| {machine.dram_gbs} | {machine.cache_gbs} | {machine.peak_gflops} |\n\n{machine.source}\n\n"
