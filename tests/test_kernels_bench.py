@@ -83,7 +83,7 @@ def test_stream_reads_every_source_element_and_writes_every_destination_element(
     assert not np.isnan(dst).any()
 
 
-def test_stream_rejects_a_destination_it_cannot_write_in_place():
+def test_stream_rejects_arrays_it_cannot_use_in_place():
     import numpy as np
 
     from dsconv.kernels.bench.machine import stream
@@ -93,6 +93,11 @@ def test_stream_rejects_a_destination_it_cannot_write_in_place():
         stream(a, a, np.zeros(8))
     with pytest.raises(ValueError, match="`dst` must be a C-contiguous float32 array.*contiguous=False"):
         stream(a, a, np.zeros((4, 4), np.float32)[:, ::2])
+    # a source is read in place too: a copy would be other memory than the layer's
+    with pytest.raises(ValueError, match="`b` must be a C-contiguous float32 array.*contiguous=False"):
+        stream(a, np.zeros((4, 4), np.float32).T, a)
+    with pytest.raises(ValueError, match="`a` must be a C-contiguous float32 array.*float64"):
+        stream(np.zeros(8), a, a)
 
 
 def test_stream_line_counts_rows_at_60_percent_per_batch():

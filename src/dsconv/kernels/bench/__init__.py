@@ -119,11 +119,11 @@ def _write_layer_sections(out_dir: Path, results: dict, env: dict, machine, floo
 
     roof = (f"Roofline per row (\"% roof\"): max(bytes / bandwidth, FLOPs / peak) with the machine file's figures "
             f"(cache {machine.cache_gbs} GB/s when input + output fit in 2 MiB, else DRAM {machine.dram_gbs} GB/s; "
-            f"peak {machine.peak_gflops} GFLOP/s). Above 100% the bytes came from a cache level this "
-            f"two-level model leaves out (the last-level cache). The stream roof (\"% stream roof\") is max(stream, FLOPs / peak), where "
-            f"stream is the median of a parallel call that reads the row's input arrays and writes an array the size "
-            f"of its output, timed in the same rounds: what moving the row's bytes from where they are costs, the "
-            f"launch of one parallel call included.\n\n")
+            f"peak {machine.peak_gflops} GFLOP/s). Above 100% the bytes came from a cache level this two-level "
+            "model leaves out (the last-level cache). The stream roof (\"% stream roof\") is max(stream, FLOPs / "
+            "peak), where stream is the median of a parallel call that reads the row's input arrays and writes an "
+            "array the size of its output, timed in the same rounds: what moving the row's bytes from where they "
+            "are costs, the launch of one parallel call included.\n\n")
     titles = {"layers": "Depthwise 3x3 forward, per layer", "separable": "Fused separable block (dw+bias+act -> pw+bias+act)",
               "backward": "Depthwise 3x3 backward (input + weight gradients)"}
     figures = out_dir / "figures"

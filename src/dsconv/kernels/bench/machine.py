@@ -77,22 +77,22 @@ def _stream(a, b, dst, chunks):  # pragma: no cover
 
 
 def stream(a: np.ndarray, b: np.ndarray, dst: np.ndarray):
-    """A zero-argument callable that reads all of ``a`` and ``b`` and writes all of ``dst`` (contiguous float32
-    arrays of any shape) in one parallel call of 64 tasks, as a layer reads its input and weights and writes
-    its output.
+    """A zero-argument callable that reads all of ``a`` and ``b`` and writes all of ``dst`` (C-contiguous
+    float32 arrays of any shape, used in place) in one parallel call of 64 tasks, as a layer reads its input
+    and weights and writes its output.
 
     Timed among a layer's implementations, on the layer's own input arrays, its median is the *stream roof*:
     what this machine takes to move the layer's bytes, from where they are at that point of the rounds (L2,
     the last-level cache or DRAM), launch cost included. The machine file's two levels (L2 and DRAM) miss
-    the last-level cache between them, which on this VM holds tens of MiB at 2-4 times DRAM's bandwidth
-    (``benchmarks/NOTES.md``).
+    the last-level cache between them, which on this VM holds tens of MiB at about twice DRAM's bandwidth
+    (the machine section's copy curve; ``benchmarks/NOTES.md``).
     """
-    flat = [np.ascontiguousarray(v, dtype=np.float32).reshape(-1) for v in (a, b)]
-    if not (dst.dtype == np.float32 and dst.flags.c_contiguous):
-        raise ValueError(f"`dst` must be a C-contiguous float32 array. Received dtype={dst.dtype}, "
-                         f"contiguous={dst.flags.c_contiguous}")
-    out = dst.reshape(-1)
-    return lambda: _stream(flat[0], flat[1], out, 64)
+    for name, v in (("a", a), ("b", b), ("dst", dst)):
+        if not (v.dtype == np.float32 and v.flags.c_contiguous):
+            raise ValueError(f"`{name}` must be a C-contiguous float32 array (it is read or written in place). "
+                             f"Received dtype={v.dtype}, contiguous={v.flags.c_contiguous}")
+    flat_a, flat_b, out = a.reshape(-1), b.reshape(-1), dst.reshape(-1)
+    return lambda: _stream(flat_a, flat_b, out, 64)
 
 
 def launch_floor(repeats: int = 2000) -> float:
