@@ -5,11 +5,11 @@ geometry with a non-empty output); :func:`depthwise_conv_torch` runs it and rais
 reason otherwise, so a caller that checked ``supports`` first never gets a silently wrong result.
 The kernels are channels-last; the result's memory format follows the input's: a ``channels_last`` (or
 ``channels_last_3d``) tensor is used in place and gives a ``channels_last`` result, any other tensor is
-transposed by PyTorch on the way in and out and gives a contiguous result. float64 runs natively in
-the kernels (so ``torch.autograd.gradcheck`` checks the kernels themselves). bfloat16 tensors are read as
-their bit patterns (``dsconv.kernels._bf16``): the kernels accumulate in float32 with float32 weights and
-round each output once, as PyTorch's CPU convolution does; gradients are computed in float32 and rounded to
-bfloat16 at the end. float16 is not supported (``supports`` says so and the nn layers fall back to
+transposed on the way in and out (:mod:`dsconv.kernels._layout`; that costs more than the kernels save) and
+gives a contiguous result. float64 runs natively in the kernels (so ``torch.autograd.gradcheck`` checks the
+kernels themselves). bfloat16 tensors are read as their bit patterns (``dsconv.kernels._bf16``): the kernels
+accumulate in float32 with float32 weights and round each output once, as PyTorch's CPU convolution does;
+gradients are computed in float32 and rounded to bfloat16 at the end. float16 is not supported (``supports`` says so and the nn layers fall back to
 PyTorch). Double backward is not supported.
 """
 
@@ -24,6 +24,7 @@ import torch
 from dsconv._validation import to_tuple
 from dsconv.functional.shapes import Pads, effective_kernel_size
 from dsconv.kernels import _cl, _memory
+from dsconv.kernels._layout import to_channels_first, to_channels_last
 from dsconv.kernels.depthwise import Problem, cl_input, cl_weight, gradients_cl, make_problem
 
 _DTYPES = (torch.float32, torch.float64, torch.bfloat16)
@@ -98,9 +99,9 @@ def _is_channels_last(x: torch.Tensor) -> bool:
 
 
 def _to_cl_numpy(t: torch.Tensor) -> np.ndarray:
-    """A channels-last tensor's data as ``(N, *spatial, C)`` NumPy (a view when already channels-last);
-    bfloat16 as its ``uint16`` bit patterns."""
-    return _numpy(t.permute(0, *range(2, t.dim()), 1).contiguous())
+    """A tensor's data as C-contiguous ``(N, *spatial, C)`` NumPy (a view when already channels-last, else
+    transposed by :func:`dsconv.kernels._layout.to_channels_last`); bfloat16 as its ``uint16`` bit patterns."""
+    return to_channels_last(_numpy(t.detach()))
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:
@@ -115,9 +116,11 @@ def _tensor(a: np.ndarray) -> torch.Tensor:
 
 def _from_cl_numpy(a: np.ndarray, p: Problem, channels: int, spatial: tuple[int, ...], keep: bool) -> torch.Tensor:
     """``(N, *spatial, C)`` data as an ``(N, C, *spatial)`` tensor: channels-last if ``keep``, else contiguous."""
-    t = _tensor(a.reshape(p.batch, *spatial, channels))
-    t = t.permute(0, t.dim() - 1, *range(1, t.dim() - 1))
-    return t if keep else t.contiguous()
+    a = a.reshape(p.batch, *spatial, channels)
+    if keep:
+        t = _tensor(a)
+        return t.permute(0, t.dim() - 1, *range(1, t.dim() - 1))
+    return _tensor(to_channels_first(a))
 
 
 class DepthwiseConvFunction(torch.autograd.Function):

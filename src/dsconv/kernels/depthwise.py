@@ -22,6 +22,7 @@ from dsconv.functional._core import DataFormat, IntOrTuple
 from dsconv.functional.depthwise import check_depthwise_weight
 from dsconv.functional.shapes import PaddingArg, Pads
 from dsconv.kernels import _cl, _memory
+from dsconv.kernels._layout import to_channels_first, to_channels_last
 
 Gradients = tuple[np.ndarray, np.ndarray, np.ndarray]
 _NATIVE = (np.dtype(np.float32), np.dtype(np.float64))
@@ -131,11 +132,11 @@ def depthwise_conv_nd(
     bias = _core.check_bias(bias, weight.shape[0], out_dtype)
     dtype = compute_dtype(out_dtype)
     b = _bias(bias, p, dtype)
-    x_cl = x if data_format == "channels_last" else np.moveaxis(x_cf, 1, -1)  # (N, *spatial, C)
+    x_cl = x if data_format == "channels_last" else to_channels_last(x_cf)  # (N, *spatial, C)
     out = forward_cl(cl_input(x_cl, p, dtype), cl_weight(weight, p, dtype), b, p)
     out = out.reshape(p.batch, *p.out_size[3 - n:], p.out_channels)
     if data_format == "channels_first":
-        out = _memory.contiguous(np.moveaxis(out, -1, 1), out.dtype)
+        out = to_channels_first(out)
     return out.astype(out_dtype, copy=False)
 
 
@@ -204,13 +205,14 @@ def depthwise_conv_nd_backward(
     g_cf = _core.check_grad_out(grad_out, (p.batch, p.out_channels, *p.out_size[3 - n:]), data_format)
     out_dtype = np.result_type(grad_out, x, weight)
     dtype = compute_dtype(out_dtype)
-    g_cl = np.moveaxis(g_cf, 1, -1)  # (N, *out, C*M): the caller's array when it is channels_last
+    g_cl = to_channels_last(g_cf)  # (N, *out, C*M): the caller's array when it is channels_last
     g = _memory.contiguous(g_cl, dtype).reshape(p.batch, p.out_size[0], p.out_size[1], -1)
-    gx_rep, gw = gradients_cl(g, cl_input(np.moveaxis(x_cf, 1, -1), p, dtype), cl_weight(weight, p, dtype), p)
-    gx = gx_rep.reshape(p.batch, *p.spatial, p.channels, p.multiplier).sum(axis=-1)  # (N, D, H, W, C)
-    gx = gx.reshape(p.batch, *p.spatial[3 - n:], p.channels)
+    gx_rep, gw = gradients_cl(g, cl_input(to_channels_last(x_cf), p, dtype), cl_weight(weight, p, dtype), p)
+    if p.multiplier > 1:
+        gx_rep = gx_rep.reshape(p.batch, *p.spatial, p.channels, p.multiplier).sum(axis=-1)  # (N, D, H, W, C)
+    gx = gx_rep.reshape(p.batch, *p.spatial[3 - n:], p.channels)
     if data_format == "channels_first":
-        gx = np.moveaxis(gx, -1, 1)
+        gx = to_channels_first(gx)
     gw = gw.reshape(*p.kernel, p.out_channels).transpose(3, 0, 1, 2)
     grad_bias = g.reshape(-1, p.out_channels).sum(axis=0)
     gx = _memory.contiguous(gx, gx.dtype)

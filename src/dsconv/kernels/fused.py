@@ -27,6 +27,7 @@ from dsconv.functional._core import DataFormat, IntOrTuple
 from dsconv.functional.shapes import PaddingArg
 from dsconv.kernels import _cl, _memory
 from dsconv.kernels._blas import blas_for_fused_products
+from dsconv.kernels._layout import to_channels_first, to_channels_last
 from dsconv.kernels.depthwise import Problem, _prepare, cl_input, cl_weight, compute_dtype, problem_for
 
 ACTIVATIONS = ("none", "relu", "relu6")
@@ -208,8 +209,7 @@ def fused_separable_conv2d(
     x_cf, dw_weight, p = _prepare(x, dw_weight, stride, padding, dilation, data_format, 2, ("x", "dw_weight"))
     out_dtype = np.result_type(x, dw_weight, pw_weight)
     params = FusedSeparableParams._build(p, dw_weight, pw_weight, dw_bias, pw_bias, act_dw, act_pw, out_dtype, tile_bytes)
-    x_cl = np.moveaxis(x_cf, 1, -1)  # (N, H, W, C): a view of the caller's array when it is channels_last
-    out = params.run(x_cl)
+    out = params.run(to_channels_last(x_cf))  # (N, H, W, C): the caller's array when it is channels_last
     if data_format == "channels_first":
-        out = _memory.contiguous(np.moveaxis(out, -1, 1), out.dtype)
+        out = to_channels_first(out)
     return out.astype(out_dtype, copy=False)

@@ -31,6 +31,7 @@ from torch import nn
 from dsconv._validation import check_choice
 from dsconv.functional.shapes import PaddingArg, normalize_padding
 from dsconv.kernels import _cl, _fused_mkl, _memory, _mkl
+from dsconv.kernels._layout import to_channels_last
 from dsconv.kernels.autograd import _float, _numpy, _tensor
 from dsconv.kernels.depthwise import cl_input, cl_weight, problem_for
 from dsconv.kernels.fused import FusedSeparableParams, _np_matmul
@@ -86,12 +87,12 @@ def _input_dtype(x: torch.Tensor, module: str) -> np.dtype:
 
 
 def _nhwc(x: torch.Tensor) -> np.ndarray:
-    """``(N, C, H, W)`` tensor -> ``(N, H, W, C)`` array, without a copy for channels-last tensors (bfloat16 as
-    ``uint16`` bits)."""
+    """``(N, C, H, W)`` tensor -> C-contiguous ``(N, H, W, C)`` array, without a copy for channels-last tensors
+    (bfloat16 as ``uint16`` bits); other tensors are transposed by :func:`dsconv.kernels._layout.to_channels_last`."""
     x = x.detach()
     if x.is_contiguous(memory_format=torch.channels_last):
-        return _numpy(x).transpose(0, 2, 3, 1)  # a C-contiguous view: cheaper than PyTorch's permute + contiguous
-    return _numpy(x.permute(0, 2, 3, 1).contiguous())
+        return _numpy(x).transpose(0, 2, 3, 1)  # a C-contiguous view
+    return to_channels_last(_numpy(x))
 
 
 def _empty_output(x: torch.Tensor, weight: torch.Tensor, stride: Any, padding: PaddingArg, dilation: Any,
@@ -353,6 +354,8 @@ class ConvAct2d(_PreparedOperands):
             rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view for channels_last input
             y = torch.ops.mkldnn._linear_pointwise(rows, packed, bias, attr, scalars, "")
             return y.view(n, h, w, -1).permute(0, 3, 1, 2)
+        # PyTorch's transposition: dsconv's (faster alone, benchmarks/layout.py) made this convolution 3-7% slower
+        # at batch 1, where oneDNN's workers then start after Numba's (1.15-1.55x faster at batch 8)
         x = x.contiguous(memory_format=torch.channels_last)
         return torch.ops.mkldnn._convolution_pointwise(x, packed, bias, self.padding, self.stride, self.dilation,
                                                        self.groups, attr, scalars, "")

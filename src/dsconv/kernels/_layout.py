@@ -1,0 +1,107 @@
+"""Layout conversions between channels-first ``(N, C, *spatial)`` and channels-last ``(N, *spatial, C)`` arrays.
+
+Both directions swap the last two axes of an ``(N, R, K)`` view, tile by tile in a parallel Numba loop (tiles
+of about 4096 elements, whose rows read and columns written stay in L1; see :func:`tiles`). On this machine's
+MobileNet shapes of 1.2 MB and more, PyTorch's ``contiguous(memory_format=...)`` took 1.1-1.9x longer and
+NumPy's copy of the transposed view up to 5x (``benchmarks/layout.py``), and every channels-first tensor that
+reaches the channels-last kernels is converted on the way in and its result on the way out.
+
+Arrays of other dtypes than float32, float64 and 16-bit integers (bfloat16 bits), non-contiguous ones, and
+small ones (where a parallel call costs more than the copy) are converted by NumPy.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from numba import njit, prange
+
+from dsconv.kernels import _memory
+from dsconv.kernels._cl import _OPTS
+from dsconv.kernels._codegen import _restrict
+
+U = nb.uint64
+_KERNEL_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.uint16, np.int16))
+PARALLEL_MIN = 1 << 17  # elements: below this NumPy's copy is used (it measured as fast or faster there)
+_FEW = 16  # fewer rows or columns than this: the inner loop runs along the rows read (see _tile)
+
+
+@njit(**_OPTS)
+def _tile(of, xf, base, R, K, r0, r1, k0, k1, few):  # pragma: no cover
+    """``out[k, r] = x[r, k]`` for ``r0 <= r < r1``, ``k0 <= k < k1`` of one ``(R, K)`` matrix at ``base``:
+    the inner loop over ``r`` (contiguous stores, strided loads), or with ``few`` (fewer than 16 rows or
+    columns) over ``k``: contiguous loads, and stores either ``R`` elements apart within a few cache lines or
+    into ``K`` streams that each advance by one element per row."""
+    _restrict()
+    uR, uK = U(R), U(K)
+    if few:
+        for r in range(U(r0), U(r1)):
+            xb = base + r * uK
+            for k in range(U(k0), U(k1)):
+                of[base + k * uR + r] = xf[xb + k]
+        return
+    for k in range(U(k0), U(k1)):
+        ob = base + k * uR
+        for r in range(U(r0), U(r1)):
+            of[ob + r] = xf[base + r * uK + k]
+
+
+@njit(parallel=True, **_OPTS)
+def swap_last_two(x, out, tile_rows, tile_cols, few):  # pragma: no cover
+    """``out[n, k, r] = x[n, r, k]``; x ``(N, R, K)`` and out ``(N, K, R)``, both C-contiguous; tiles of
+    ``tile_rows x tile_cols``, loop order ``few`` (:func:`_tile`)."""
+    N, R, K = x.shape
+    xf, of = x.reshape(-1), out.reshape(-1)
+    nr = (R + tile_rows - 1) // tile_rows
+    nk = (K + tile_cols - 1) // tile_cols
+    for t in prange(N * nr * nk):
+        n = t // (nr * nk)
+        i = (t - n * nr * nk) // nk
+        j = t - n * nr * nk - i * nk
+        r0, k0 = i * tile_rows, j * tile_cols
+        _tile(of, xf, U(n * R * K), R, K, r0, min(R, r0 + tile_rows), k0, min(K, k0 + tile_cols), few)
+
+
+def tiles(r: int, k: int) -> tuple[int, int, bool]:
+    """``(tile rows, tile columns, few)`` of an ``(r, k)`` swap: all rows by 512 columns for fewer than 16
+    rows, with ``few``; all columns by 4096 / k rows for fewer than 16 columns, also with ``few`` (the
+    conversions send such arrays to NumPy, which measured faster); else 32 rows by 128 columns."""
+    if r < _FEW:
+        return r, 512, True
+    if k < _FEW:
+        return 4096 // k, k, True
+    return 32, 128, False
+
+
+def _swap(x: np.ndarray, n: int, r: int, k: int) -> np.ndarray:
+    """C-contiguous ``x`` viewed as ``(n, r, k)`` -> a new aligned ``(n, k, r)`` array (flat shape kept by the
+    caller)."""
+    out = _memory.empty((n, k, r), x.dtype)
+    swap_last_two(x.reshape(n, r, k), out, *tiles(r, k))
+    return out
+
+
+def _use_kernel(x: np.ndarray) -> bool:
+    return x.dtype in _KERNEL_DTYPES and x.flags.c_contiguous and x.size >= PARALLEL_MIN
+
+
+def to_channels_last(x: np.ndarray) -> np.ndarray:
+    """``(N, C, *spatial)`` -> C-contiguous ``(N, *spatial, C)``: a view when ``x`` is a channels-last view
+    already, else a new (64-byte aligned) array."""
+    view = x.transpose(0, *range(2, x.ndim), 1)  # np.moveaxis's checks cost 4 us more per call
+    if view.flags.c_contiguous:
+        return view
+    if not _use_kernel(x):
+        return _memory.copy(view)
+    return _swap(x, x.shape[0], x.shape[1], x[0, 0].size).reshape(view.shape)
+
+
+def to_channels_first(x: np.ndarray) -> np.ndarray:
+    """``(N, *spatial, C)`` -> C-contiguous ``(N, C, *spatial)``: a view when ``x`` is a channels-first view
+    already, else a new (64-byte aligned) array."""
+    view = x.transpose(0, x.ndim - 1, *range(1, x.ndim - 1))
+    if view.flags.c_contiguous:
+        return view
+    if not _use_kernel(x) or x.shape[-1] < _FEW:  # few channels: NumPy's copy measured 2-4x faster
+        return _memory.copy(view)
+    return _swap(x, x.shape[0], x[0].size // x.shape[-1], x.shape[-1]).reshape(view.shape)
