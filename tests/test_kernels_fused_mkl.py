@@ -78,7 +78,7 @@ def test_tiles_bound_the_chunks_and_every_thread_gets_one():
     for threads, tile, chunks in [(2, 1 << 20, 2), (2, 64 << 10, 8), (3, 1 << 20, 3), (2, 1, 28)]:
         plan = _fused_mkl.OneRegionPlan.prepare(p, params.w_cl, params.dw_bias, params.pw_t, threads, tile_bytes=tile)
         assert plan.bounds.shape[0] - 1 == chunks  # 28 tasks of two 56-pixel rows, 14 KiB each
-        assert plan.tile_shape == (chunks, (-(-28 // chunks) * 2) * 56 * 32)
+        assert plan.tile_size == (-(-28 // chunks) * 2) * 56 * 32
 
 
 def test_few_channels_and_many_pixels_keep_the_two_stage_product():
@@ -130,3 +130,20 @@ def test_one_module_runs_in_several_python_threads_at_once():
     for i in range(4):
         for y in got[i]:
             torch.testing.assert_close(y, expected[i], rtol=0, atol=0)
+
+
+def test_a_worker_runs_its_chunks_through_one_tile():
+    ops = _operands(160, 1, 24, 3)
+    block = FusedSeparable2d(*ops, 1, 1, 1, "relu", "relu", matmul="mkl")
+    x = torch.randn(2, 160, 30, 30)  # 1.15 MB of depthwise output: more than one 1 MiB tile per worker
+    ref = _eager(x, ops, 1, 1, 1, "relu", "relu")
+    previous = numba.get_num_threads()
+    try:
+        with torch.no_grad():
+            for threads in (1, previous):  # the plan is made for one thread, then runs on more
+                numba.set_num_threads(threads)
+                torch.testing.assert_close(block(x).double(), ref, rtol=1e-4, atol=1e-4)
+                plan = block._cache[("plan", x.shape, x.dtype)][1]
+                assert len(plan.bounds) - 1 == 2  # made for one thread: both chunks on one worker, then one each
+    finally:
+        numba.set_num_threads(previous)

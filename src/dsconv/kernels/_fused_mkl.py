@@ -7,8 +7,9 @@ chunk's output rows, and given the pointwise bias and activation while those row
 So the depthwise output never leaves the core that wrote it, and the cores pass from the depthwise stage to the
 product without leaving the parallel region (where the two-stage block hands them from Numba's pool to
 oneDNN's). Chunks are sized so that a tile stays within about 1 MiB and there are at least as many chunks as
-threads; :class:`OneRegionPlan` fixes them per input shape (the tiles are allocated per call, the packed
-weight once).
+threads; :class:`OneRegionPlan` fixes them per input shape, and packs the weight once. A chunk's tile is its
+worker's (one per thread, ``numba.get_thread_id()``), so a worker reuses one tile, still in its cache, for
+all its chunks, and the tiles of one call take at most threads x 1 MiB.
 
 Measured against the two-stage oneDNN block (``benchmarks/NOTES.md``): 1.27x and 1.29x on the MobileNetV1
 and V2 blocks at batch 1 (no block slower), 1.06x and 1.05x at batch 8; slower (down to 0.74x) at batch 8 on
@@ -85,8 +86,8 @@ def fused_forward(x, w, b, g, bounds, tiles, b_packed, pw_bias, out, act_dw, act
                   fn_threads):
     """One fused block. x ``(N, 1, H, W*C)`` float32, w ``(1, kh, kw*C)``, b ``(C,)`` (the depthwise bias),
     g the depthwise geometry (:func:`dsconv.kernels._cl._geometry`), bounds ``(chunks + 1,)`` task indices,
-    tiles ``(chunks, rows * Wo * C)``, b_packed the packed ``(C, C_out)`` weight, pw_bias ``(C_out,)``, out
-    ``(N * Ho * Wo, C_out)`` (overwritten)."""
+    tiles ``(threads, rows * Wo * C)`` (one per worker, at least ``numba.get_num_threads()``), b_packed the
+    packed ``(C, C_out)`` weight, pw_bias ``(C_out,)``, out ``(N * Ho * Wo, C_out)`` (overwritten)."""
     xf, wf, of = x.reshape(-1), w.reshape(-1), out.reshape(-1)
     Wo, C = g[7], g[4]
     WoC = Wo * C
@@ -95,7 +96,7 @@ def fused_forward(x, w, b, g, bounds, tiles, b_packed, pw_bias, out, act_dw, act
     out_ptr = out.ctypes.data
     for k in prange(bounds.shape[0] - 1):
         t0, t1 = bounds[k], bounds[k + 1]
-        tile = tiles[k]
+        tile = tiles[numba.get_thread_id()]  # a worker runs its chunks one after another
         first, _ = _task_rows(t0, g)
         last, count = _task_rows(t1 - 1, g)
         for task in range(t0, t1):
@@ -114,7 +115,7 @@ class OneRegionPlan:
 
     geometry: tuple
     bounds: np.ndarray  # (chunks + 1,) task indices
-    tile_shape: tuple[int, int]  # (chunks, rows * Wo * C * M)
+    tile_size: int  # elements of the largest chunk's tile: rows * Wo * C * M
     b_packed: np.ndarray
     out_rows: int
     out_channels: int
@@ -139,15 +140,16 @@ class OneRegionPlan:
         ends = [sum(_task_rows(bounds[k + 1] - 1, g)) for k in range(chunks)]  # first row + count of the last task
         rows = max(ends[k] - _task_rows(bounds[k], g)[0] for k in range(chunks))
         pixels_per_chunk = rows * p.out_size[2]
-        return cls(g, bounds, (chunks, pixels_per_chunk * p.out_channels), _mkl.pack(pw_t, pixels_per_chunk),
+        return cls(g, bounds, pixels_per_chunk * p.out_channels, _mkl.pack(pw_t, pixels_per_chunk),
                    p.batch * p.out_size[1] * p.out_size[2], pw_t.shape[1], _mkl.addresses())
 
     def run(self, x_cl: np.ndarray, w_cl: np.ndarray, dw_bias: np.ndarray, pw_bias: np.ndarray, act_dw: int,
             act_pw: int) -> np.ndarray:
-        """The block on ``x_cl`` ``(N, 1, H, W * C * M)`` float32: ``(N * H_out * W_out, C_out)``. The tiles
-        are allocated per call, so that one module may run in several threads at once."""
+        """The block on ``x_cl`` ``(N, 1, H, W * C * M)`` float32: ``(N * H_out * W_out, C_out)``. The output and
+        the tiles (one per worker) are allocated per call, so that one module may run in several Python threads
+        at once."""
         out = _memory.empty((self.out_rows, self.out_channels), np.float32)
-        tiles = _memory.empty(self.tile_shape, np.float32)
+        tiles = _memory.empty((numba.get_num_threads(), self.tile_size), np.float32)
         fused_forward(x_cl, w_cl, dw_bias, self.geometry, self.bounds, tiles, self.b_packed, pw_bias, out, act_dw,
                       act_pw, *self.functions)
         return out
