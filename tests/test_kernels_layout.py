@@ -26,7 +26,8 @@ def _check(x: np.ndarray) -> None:
     assert back.flags.c_contiguous and back.dtype == x.dtype
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # the patch holds for all
+# the fixture's patch holds for every example
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(1, 3), c=st.integers(1, 70), spatial=st.lists(st.integers(1, 40), min_size=1, max_size=3),
        dtype=st.sampled_from([np.float32, np.float64, np.uint16, np.int16]))
 def test_random_shapes_round_trip_through_the_kernel(n, c, spatial, dtype, always_parallel):
