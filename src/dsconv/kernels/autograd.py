@@ -23,7 +23,7 @@ import torch
 
 from dsconv._validation import to_tuple
 from dsconv.functional.shapes import Pads, effective_kernel_size
-from dsconv.kernels import _cl, _memory
+from dsconv.kernels import _cf, _cl, _memory
 from dsconv.kernels._layout import to_channels_first, to_channels_last
 from dsconv.kernels.depthwise import Problem, cl_input, cl_weight, gradients_cl, make_problem
 
@@ -135,6 +135,11 @@ class DepthwiseConvFunction(torch.autograd.Function):
         channels_last = _is_channels_last(x)
         ctx.save_for_backward(x, weight)
         ctx.meta = (p, channels_last, bias is not None, n)
+        if not channels_last and _cf.prefers(p, data):
+            out = _memory.empty((p.batch, p.out_channels, *p.out_size), dtype)
+            w = _memory.contiguous(_float(weight).reshape(p.out_channels, *p.kernel), dtype)
+            _cf.run(_memory.contiguous(_numpy(x.detach()), data).reshape(p.batch, p.channels, *p.spatial), w, b, out, p.stride, p.pads, p.dilation)
+            return torch.from_numpy(out.reshape(p.batch, p.out_channels, *p.out_size[3 - n:]))
         out = _empty_cl(p, data)
         _cl.forward(*_cl_args(x, weight, p), b, out, p.stride, p.pads, p.dilation)
         return _from_cl_numpy(out, p, p.out_channels, p.out_size[3 - n:], channels_last)

@@ -1,11 +1,11 @@
 """Fast depthwise convolution on NumPy arrays: the reference's signatures, Numba kernels underneath.
 
 Same arguments, checks and results as :mod:`dsconv.functional.depthwise` (the specification), computed by
-the parallel channels-last kernels of :mod:`dsconv.kernels._cl`. ``channels_first`` arrays are transposed
-in and out: a channels-first Numba kernel vectorised along the rows was measured 3-10x slower than the
-channels-last kernel plus both transposes on MobileNet shapes (LLVM vectorised its row loop only in some
-code arrangements), so one kernel family serves both layouts. 1-D and 2-D problems run on the 3-D kernels
-with unit leading dimensions, so one compiled kernel per dtype serves every dimensionality.
+the parallel channels-last kernels of :mod:`dsconv.kernels._cl`. The forward of a ``channels_first`` array
+whose output rows are 12 or more wide runs on the channels-first kernel (:mod:`dsconv.kernels._cf`, padded
+rows, vectorised along them); narrower ones, and every backward, are transposed to channels-last and back
+(:mod:`dsconv.kernels._layout`). 1-D and 2-D problems run on the 3-D kernels with unit leading dimensions,
+so one compiled kernel per dtype serves every dimensionality.
 
 Dtypes: float32 and float64 run natively; float16 is computed in float32 and returned as float16 (NumPy has
 no native half arithmetic on CPU). The result dtype is ``np.result_type(x, weight)`` like the reference.
@@ -21,7 +21,7 @@ from dsconv.functional import _core
 from dsconv.functional._core import DataFormat, IntOrTuple
 from dsconv.functional.depthwise import check_depthwise_weight
 from dsconv.functional.shapes import PaddingArg, Pads
-from dsconv.kernels import _cl, _memory
+from dsconv.kernels import _cf, _cl, _memory
 from dsconv.kernels._layout import to_channels_first, to_channels_last
 
 Gradients = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -132,6 +132,12 @@ def depthwise_conv_nd(
     bias = _core.check_bias(bias, weight.shape[0], out_dtype)
     dtype = compute_dtype(out_dtype)
     b = _bias(bias, p, dtype)
+    if data_format == "channels_first" and _cf.prefers(p, dtype):
+        out = _memory.empty((p.batch, p.out_channels, *p.out_size), dtype)
+        w = _memory.contiguous(weight.reshape(p.out_channels, *p.kernel), dtype)
+        _cf.run(_memory.contiguous(x_cf, dtype).reshape(p.batch, p.channels, *p.spatial), w, b, out, p.stride, p.pads,
+                p.dilation)
+        return out.reshape(p.batch, p.out_channels, *p.out_size[3 - n:]).astype(out_dtype, copy=False)
     x_cl = x if data_format == "channels_last" else to_channels_last(x_cf)  # (N, *spatial, C)
     out = forward_cl(cl_input(x_cl, p, dtype), cl_weight(weight, p, dtype), b, p)
     out = out.reshape(p.batch, *p.out_size[3 - n:], p.out_channels)

@@ -1,0 +1,251 @@
+"""Numba depthwise forward kernel for the channels-first layout ``(N, C, D, H, W)``, vectorised along the rows.
+
+The parallel tasks are runs of neighbouring ``(image, input channel)`` planes, 8 per worker
+(:func:`_planes`, one call per run). For each plane the worker copies the input volume, slice by slice, into
+its own zero-bordered scratch buffer (:func:`_fill_slice`): each ``(H, W)`` slice is padded and split into
+its ``sh x sw`` polyphase components (component ``(a, b)`` holds padded rows ``a, a + sh, ...`` and columns
+``b, b + sw, ...``), so at any stride every kernel tap reads a contiguous run of one component, and the border
+needs no test. The borders stay zero from one plane to the next (every plane writes the same interior
+positions), so the scratch is zeroed once per call. Each output row is then the sum of its taps' runs times
+scalar weights held in registers (:func:`_slice_3x3`, :func:`_slice_taps` for other kernel sizes). Rows of 16
+outputs or more are written straight into the output; narrower planes are computed as one flat run over the
+padded width (its ``Wq - Wo`` extra columns per row are discarded) into a scratch plane and copied out row by
+row, so that short rows still fill whole vectors.
+
+A multiplier > 1 reuses the filled scratch for the ``M`` output channels of the input channel. Depth taps
+that fall in the padding are skipped; an output slice with no valid depth tap is its bias.
+
+Why a padded copy instead of reading the input in place: the copy costs one pass over the input, but every
+tap then runs branch-free over whole rows, including at stride 2, where in-place loads would be strided.
+The helpers inside a task are inlined at Numba's level (``inline="always"``): as out-of-line calls, each
+one updated the arrays' shared reference counts, and with one call per row two threads ran no faster than
+one on the 14x14 and 7x7 planes. End to end on MobileNetV1's shapes this kernel is faster than the
+channels-last kernel between two transpositions when output rows are 14 wide or more, and slower at 7
+(:func:`prefers`; ``benchmarks/nchw_layers.py``).
+
+The arrays are indexed flat with unsigned offsets, and no view is created inside the parallel loop (see
+:mod:`dsconv.kernels._cl`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numba
+import numba as nb
+import numpy as np
+from numba import njit, prange
+
+from dsconv.kernels import _memory
+from dsconv.kernels._cl import _OPTS
+from dsconv.kernels._codegen import _restrict, _wide_vectors
+
+if TYPE_CHECKING:
+    from dsconv.kernels.depthwise import Problem
+
+U = nb.uint64
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_MIN_WIDTH = 12  # narrower output rows go to the channels-last kernel (see prefers)
+_DIRECT_MIN = 16  # output rows at least this wide are written in place; narrower planes go through a flat run
+_CHUNKS_PER_THREAD = 8  # tasks per worker: runs of neighbouring planes, for balance without a call per plane
+_ALIGN_ELEMENTS = 16  # per-worker buffers start on 64-byte boundaries (float32)
+
+
+@njit(inline="always", **_OPTS)
+def _fill_slice(sf, sb, xf, xb, H, W, sh, sw, ph, pw, Rq, Wq):  # pragma: no cover
+    """Copy the ``(H, W)`` input slice at ``xb`` into its ``sh * sw`` components at ``sb`` (``Rq x Wq`` each,
+    borders already zero): input ``(ih, iw)`` goes to component ``((ih + ph) % sh, (iw + pw) % sw)`` at row
+    ``(ih + ph) // sh``, column ``(iw + pw) // sw``; rows and columns past ``Rq``/``Wq`` are not read."""
+    comp = Rq * Wq
+    for ih in range(H):
+        a = (ih + ph) % sh
+        r = (ih + ph) // sh
+        if r >= Rq:
+            break
+        row = sb + U(a * sw * comp + r * Wq)
+        src = xb + U(ih * W)
+        if sw == 1:
+            n = min(W, Wq - pw)
+            d = row + U(pw)
+            for q in range(U(max(n, 0))):
+                sf[d + q] = xf[src + q]
+        elif sw == 2:
+            iw0 = pw % 2  # the first input column with an even padded column
+            q0 = (iw0 + pw) // 2
+            if iw0 == 1 and pw // 2 < Wq:  # column 0 alone in the odd component
+                sf[row + U(comp + pw // 2)] = xf[src]
+            n0 = min((W - iw0 + 1) // 2, Wq - q0)
+            n1 = min((W - iw0) // 2, n0)
+            if n0 > 0:
+                d0, d1, s0 = row + U(q0), row + U(comp + q0), src + U(iw0)
+                for q in range(U(n1)):
+                    sf[d0 + q] = xf[s0 + q + q]
+                    sf[d1 + q] = xf[s0 + q + q + U(1)]
+                if n0 > n1:
+                    sf[d0 + U(n1)] = xf[s0 + U(n1 + n1)]
+        else:
+            for b in range(sw):
+                iw0 = (b - pw) % sw  # the first input column of component b
+                q0 = (iw0 + pw) // sw
+                n = min((W - iw0 + sw - 1) // sw, Wq - q0)
+                d, s0 = row + U(b * comp + q0), src + U(iw0)
+                for q in range(U(max(n, 0))):
+                    sf[d + q] = xf[s0 + q * U(sw)]
+
+
+@njit(inline="always", **_OPTS)
+def _slice_3x3(of, ob, ors, sf, sb, srs, offs, wf, wb, bias, rows, n, first):  # pragma: no cover
+    """Rows ``r < rows`` of ``n`` outputs at ``ob + r * ors``: ``bias`` (if ``first``, else the output itself)
+    plus the nine taps of a 3x3 kernel slice ``wf[wb:wb + 9]``, tap ``t`` reading ``sf[sb + offs[t] + r * srs:]``."""
+    w0, w1, w2, w3, w4 = wf[wb], wf[wb + 1], wf[wb + 2], wf[wb + 3], wf[wb + 4]
+    w5, w6, w7, w8 = wf[wb + 5], wf[wb + 6], wf[wb + 7], wf[wb + 8]
+    for r in range(U(rows)):
+        o = ob + r * U(ors)
+        s = sb + r * U(srs)
+        o0, o1, o2, o3, o4 = s + offs[0], s + offs[1], s + offs[2], s + offs[3], s + offs[4]
+        o5, o6, o7, o8 = s + offs[5], s + offs[6], s + offs[7], s + offs[8]
+        if first:
+            for q in range(U(n)):
+                of[o + q] = (bias + w0 * sf[o0 + q] + w1 * sf[o1 + q] + w2 * sf[o2 + q] + w3 * sf[o3 + q]
+                             + w4 * sf[o4 + q] + w5 * sf[o5 + q] + w6 * sf[o6 + q] + w7 * sf[o7 + q]
+                             + w8 * sf[o8 + q])
+        else:
+            for q in range(U(n)):
+                of[o + q] += (w0 * sf[o0 + q] + w1 * sf[o1 + q] + w2 * sf[o2 + q] + w3 * sf[o3 + q]
+                              + w4 * sf[o4 + q] + w5 * sf[o5 + q] + w6 * sf[o6 + q] + w7 * sf[o7 + q]
+                              + w8 * sf[o8 + q])
+
+
+@njit(inline="always", **_OPTS)
+def _slice_taps(of, ob, ors, sf, sb, srs, offs, wf, wb, bias, rows, n, first, taps):  # pragma: no cover
+    """:func:`_slice_3x3` for any kernel slice of ``taps`` taps: the bias, then one pass per tap."""
+    for r in range(U(rows)):
+        o = ob + r * U(ors)
+        s = sb + r * U(srs)
+        if first:
+            for q in range(U(n)):
+                of[o + q] = bias
+        for t in range(taps):
+            wt = wf[wb + t]
+            st = s + offs[t]
+            for q in range(U(n)):
+                of[o + q] += wt * sf[st + q]
+
+
+@njit(**_OPTS)
+def _planes(of, xf, wf, b, sf, sb0, tf, tb0, offs, t0, t1, C, M, D, H, W, Do, Ho, Wo, kd, kh, kw,
+            sd, sh, sw, pd, ph, pw, dd, Rq, Wq):  # pragma: no cover
+    """Input planes ``t0 <= t < t1`` (``t = n * C + c``): fill the scratch at ``sb0`` with the ``D`` slices of
+    ``x[n, c]``, then write ``out[n, c * M + m]`` for every ``m``, in place (rows of at least 16) or through the
+    flat scratch at ``tb0``."""
+    _wide_vectors()
+    _restrict()
+    slice_size = sh * sw * Rq * Wq
+    direct = Wo >= _DIRECT_MIN
+    n_flat = (Ho - 1) * Wq + Wo
+    CM, taps = C * M, kh * kw
+    for t in range(t0, t1):
+        n = t // C
+        c = t - n * C
+        for idd in range(D):
+            _fill_slice(sf, sb0 + U(idd * slice_size), xf, U((t * D + idd) * H * W), H, W, sh, sw, ph, pw, Rq, Wq)
+        for m in range(M):
+            co = c * M + m
+            bias = b[co]
+            for od in range(Do):
+                ob = U(((n * CM + co) * Do + od) * Ho * Wo)
+                first = True
+                for i_d in range(kd):
+                    idd = od * sd - pd + i_d * dd
+                    if idd < 0 or idd >= D:
+                        continue
+                    sb = sb0 + U(idd * slice_size)
+                    wb = (co * kd + i_d) * taps
+                    dst, dst_b, rows, span, ors = of, ob, Ho, Wo, Wo
+                    if not direct:
+                        dst, dst_b, rows, span, ors = tf, tb0, 1, n_flat, n_flat
+                    if taps == 9 and kh == 3:
+                        _slice_3x3(dst, dst_b, ors, sf, sb, Wq, offs, wf, wb, bias, rows, span, first)
+                    else:
+                        _slice_taps(dst, dst_b, ors, sf, sb, Wq, offs, wf, wb, bias, rows, span, first, taps)
+                    first = False
+                if first:  # every depth tap in the padding
+                    for q in range(U(Ho * Wo)):
+                        of[ob + q] = bias
+                elif not direct:
+                    for r in range(U(Ho)):
+                        for q in range(U(Wo)):
+                            of[ob + r * U(Wo) + q] = tf[tb0 + r * U(Wq) + q]
+
+
+@njit(parallel=True, **_OPTS)
+def forward(x, w, b, out, stride, pads, dilation, scratch, tmp, chunks):  # pragma: no cover
+    """Depthwise forward, channels-first.
+
+    Args:
+        x: ``(N, C, D, H, W)`` C-contiguous, float32 or float64.
+        w: ``(C * M, kd, kh, kw)`` C-contiguous, ``x``'s dtype; output channel ``c * M + j`` filters channel ``c``.
+        b: ``(C * M,)`` bias.
+        out: ``(N, C * M, Do, Ho, Wo)`` C-contiguous, written.
+        stride, pads, dilation: 3-tuples (before-pads; the output size fixes the after-pads).
+        scratch: zeros ``(threads, >= D * sh * sw * Rq * Wq)`` (see :func:`scratch_sizes`), one row per worker.
+        tmp: ``(threads, >= Ho * Wq)``, one row per worker (used when ``Wo < 16``).
+        chunks: the number of parallel tasks, each a run of neighbouring ``(n, c)`` planes.
+    """
+    N, C, D, H, W = x.shape
+    CM, kd, kh, kw = w.shape
+    Do, Ho, Wo = out.shape[2], out.shape[3], out.shape[4]
+    sd, sh, sw = stride
+    dd, dh, dw = dilation
+    Rq = Ho + ((kh - 1) * dh) // sh
+    Wq = Wo + ((kw - 1) * dw) // sw
+    comp = Rq * Wq
+    # tap (i, j) of a slice reads component ((i*dh) % sh, (j*dw) % sw) from row (i*dh)//sh, column (j*dw)//sw
+    offs = np.empty(kh * kw, np.uint64)
+    for i in range(kh):
+        for j in range(kw):
+            a, bb = (i * dh) % sh, (j * dw) % sw
+            offs[i * kw + j] = (a * sw + bb) * comp + ((i * dh) // sh) * Wq + (j * dw) // sw
+    planes = N * C
+    for k in prange(chunks):
+        tid = numba.get_thread_id()
+        _planes(out.reshape(-1), x.reshape(-1), w.reshape(-1), b, scratch.reshape(-1), U(tid * scratch.shape[1]),
+                tmp.reshape(-1), U(tid * tmp.shape[1]), offs, k * planes // chunks, (k + 1) * planes // chunks,
+                C, CM // C, D, H, W, Do, Ho, Wo, kd, kh, kw, sd, sh, sw, pads[0], pads[1], pads[2], dd, Rq, Wq)
+
+
+def prefers(p: Problem, dtype: np.dtype) -> bool:
+    """Whether a channels-first problem runs here rather than on the channels-last kernel between two
+    transpositions: float32/float64 data (bfloat16 takes the channels-last path) with output rows of at least
+    ``_MIN_WIDTH``. On MobileNetV1's shapes this kernel was faster end to end with rows of 14 outputs and more
+    (1.2-2.6x) and slower with rows of 7 (0.6-0.9x) (``benchmarks/nchw_layers.py``, ``benchmarks/NOTES.md``)."""
+    return dtype in _DTYPES and p.out_size[2] >= _MIN_WIDTH
+
+
+def scratch_sizes(spatial: tuple[int, int, int], kernel: tuple[int, int, int], out_size: tuple[int, int, int],
+                  stride: tuple[int, int, int], dilation: tuple[int, int, int]) -> tuple[int, int]:
+    """Elements per worker of the padded-input scratch and of the flat-output scratch, each rounded up to 64
+    bytes of float32."""
+    _, kh, kw = kernel
+    _, Ho, Wo = out_size
+    _, sh, sw = stride
+    _, dh, dw = dilation
+    rq, wq = Ho + ((kh - 1) * dh) // sh, Wo + ((kw - 1) * dw) // sw
+    size = spatial[0] * sh * sw * rq * wq
+    flat = Ho * wq if Wo < _DIRECT_MIN else 1
+
+    def up(v: int) -> int:
+        return -(-v // _ALIGN_ELEMENTS) * _ALIGN_ELEMENTS
+
+    return up(size), up(flat)
+
+
+def run(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, stride: tuple[int, int, int],
+        pads: tuple[int, int, int], dilation: tuple[int, int, int]) -> np.ndarray:
+    """Allocate the workers' scratch and run :func:`forward`; returns ``out``. Shapes as in :func:`forward`."""
+    size, flat = scratch_sizes(x.shape[2:], w.shape[1:], out.shape[2:], stride, dilation)
+    threads = numba.get_num_threads()
+    scratch = _memory.zeros((threads, size), w.dtype)
+    tmp = _memory.empty((threads, flat), w.dtype)
+    forward(x, w, b, out, stride, pads, dilation, scratch, tmp, min(x.shape[0] * x.shape[1], _CHUNKS_PER_THREAD * threads))
+    return out
