@@ -1,7 +1,7 @@
 """The depthwise layer on channels-first (NCHW) tensors, end to end: ``dsconv.kernels.depthwise_conv_torch`` as
-the ``backend="dsconv"`` layers call it (the input transposed to channels-last, the kernel, the result
-transposed back; forward, or forward + backward with ``--backward``), the working tree against ``--rev``'s
-``kernels/autograd.py`` loaded beside it, and PyTorch's own NCHW convolution; MobileNetV1's 3x3 shapes,
+the ``backend="dsconv"`` layers call it (forward, or forward + backward with ``--backward``; see
+``dsconv.kernels.autograd`` for which calls run on the channels-first kernel and which are transposed), the
+working tree against ``--rev``'s ``kernels/autograd.py`` loaded beside it, and PyTorch's own NCHW convolution; MobileNetV1's 3x3 shapes,
 interleaved rounds (median of 5 calls per round, median over rounds; 2 threads).
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/nchw_layers.py --rev HEAD~1 [--backward] [--batch 8]

@@ -3,10 +3,11 @@
 :func:`supports` says whether a call can run on the kernels (CPU, float32/float64, a depthwise weight, a
 geometry with a non-empty output); :func:`depthwise_conv_torch` runs it and raises ``ValueError`` with that
 reason otherwise, so a caller that checked ``supports`` first never gets a silently wrong result.
-The kernels are channels-last; the result's memory format follows the input's: a ``channels_last`` (or
-``channels_last_3d``) tensor is used in place and gives a ``channels_last`` result, any other tensor is
-transposed on the way in and out (:mod:`dsconv.kernels._layout`; that costs more than the kernels save) and
-gives a contiguous result. float64 runs natively in the kernels (so ``torch.autograd.gradcheck`` checks the
+The result's memory format follows the input's: a ``channels_last`` (or ``channels_last_3d``) tensor is used
+in place by the channels-last kernels and gives a ``channels_last`` result; any other tensor gives a contiguous
+result. Its forward runs on the channels-first kernel (:mod:`dsconv.kernels._cf`) when its output rows are 12
+or more wide and its dtype is float32 or float64; otherwise, and for the backward, it is transposed to
+channels-last and back (:mod:`dsconv.kernels._layout`). float64 runs natively in the kernels (so ``torch.autograd.gradcheck`` checks the
 kernels themselves). bfloat16 tensors are read as their bit patterns (``dsconv.kernels._bf16``): the kernels
 accumulate in float32 with float32 weights and round each output once, as PyTorch's CPU convolution does;
 gradients are computed in float32 and rounded to bfloat16 at the end. float16 is not supported (``supports`` says so and the nn layers fall back to
