@@ -240,6 +240,16 @@ def scratch_sizes(spatial: tuple[int, int, int], kernel: tuple[int, int, int], o
     return up(size), up(flat)
 
 
+def forward_problem(x: np.ndarray, weight: np.ndarray, b: np.ndarray, p: Problem, dtype: np.dtype) -> np.ndarray:
+    """The forward of problem ``p`` from channels-first ``x`` ``(N, C, *spatial)`` (any strides; copied to a
+    C-contiguous ``dtype`` array if needed), ``weight`` ``(C * M, 1, *kernel)`` and bias ``b`` ``(C * M,)`` in
+    ``dtype``; returns a new ``(N, C * M, *out)`` array of ``dtype``."""
+    out = _memory.empty((p.batch, p.out_channels, *p.out_size), dtype)
+    w = _memory.contiguous(weight.reshape(p.out_channels, *p.kernel), dtype)
+    run(_memory.contiguous(x, dtype).reshape(p.batch, p.channels, *p.spatial), w, b, out, p.stride, p.pads, p.dilation)
+    return out.reshape(p.batch, p.out_channels, *p.out_size[3 - p.n:])
+
+
 def run(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, stride: tuple[int, int, int],
         pads: tuple[int, int, int], dilation: tuple[int, int, int]) -> np.ndarray:
     """Allocate the workers' scratch and run :func:`forward`; returns ``out``. Shapes as in :func:`forward`."""

@@ -7,8 +7,8 @@ The result's memory format follows the input's: a ``channels_last`` (or ``channe
 in place by the channels-last kernels and gives a ``channels_last`` result; any other tensor gives a contiguous
 result. Its forward runs on the channels-first kernel (:mod:`dsconv.kernels._cf`) when its output rows are 12
 or more wide and its dtype is float32 or float64; otherwise, and for the backward, it is transposed to
-channels-last and back (:mod:`dsconv.kernels._layout`). float64 runs natively in the kernels (so ``torch.autograd.gradcheck`` checks the
-kernels themselves). bfloat16 tensors are read as their bit patterns (``dsconv.kernels._bf16``): the kernels
+channels-last and back (:mod:`dsconv.kernels._layout`). float64 runs natively in the kernels (so
+``torch.autograd.gradcheck`` checks the kernels themselves). bfloat16 tensors are read as their bit patterns (``dsconv.kernels._bf16``): the kernels
 accumulate in float32 with float32 weights and round each output once, as PyTorch's CPU convolution does;
 gradients are computed in float32 and rounded to bfloat16 at the end. float16 is not supported (``supports`` says so and the nn layers fall back to
 PyTorch). Double backward is not supported.
@@ -137,10 +137,7 @@ class DepthwiseConvFunction(torch.autograd.Function):
         ctx.save_for_backward(x, weight)
         ctx.meta = (p, channels_last, bias is not None, n)
         if not channels_last and _cf.prefers(p, data):
-            out = _memory.empty((p.batch, p.out_channels, *p.out_size), dtype)
-            w = _memory.contiguous(_float(weight).reshape(p.out_channels, *p.kernel), dtype)
-            _cf.run(_memory.contiguous(_numpy(x.detach()), data).reshape(p.batch, p.channels, *p.spatial), w, b, out, p.stride, p.pads, p.dilation)
-            return torch.from_numpy(out.reshape(p.batch, p.out_channels, *p.out_size[3 - n:]))
+            return torch.from_numpy(_cf.forward_problem(_numpy(x.detach()), _float(weight), b, p, dtype))
         out = _empty_cl(p, data)
         _cl.forward(*_cl_args(x, weight, p), b, out, p.stride, p.pads, p.dilation)
         return _from_cl_numpy(out, p, p.out_channels, p.out_size[3 - n:], channels_last)

@@ -133,11 +133,7 @@ def depthwise_conv_nd(
     dtype = compute_dtype(out_dtype)
     b = _bias(bias, p, dtype)
     if data_format == "channels_first" and _cf.prefers(p, dtype):
-        out = _memory.empty((p.batch, p.out_channels, *p.out_size), dtype)
-        w = _memory.contiguous(weight.reshape(p.out_channels, *p.kernel), dtype)
-        _cf.run(_memory.contiguous(x_cf, dtype).reshape(p.batch, p.channels, *p.spatial), w, b, out, p.stride, p.pads,
-                p.dilation)
-        return out.reshape(p.batch, p.out_channels, *p.out_size[3 - n:]).astype(out_dtype, copy=False)
+        return _cf.forward_problem(x_cf, weight, b, p, dtype).astype(out_dtype, copy=False)
     x_cl = x if data_format == "channels_last" else to_channels_last(x_cf)  # (N, *spatial, C)
     out = forward_cl(cl_input(x_cl, p, dtype), cl_weight(weight, p, dtype), b, p)
     out = out.reshape(p.batch, *p.out_size[3 - n:], p.out_channels)
