@@ -11,14 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsconv.functional import depthwise_conv3d as reference_conv3d
+from dsconv.functional.shapes import conv_output_size
 from dsconv.kernels import _cf, _memory, autograd, depthwise_conv1d, depthwise_conv2d
 from dsconv.kernels.depthwise import problem_for
 
 
 def _run(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride, pads, dilation) -> np.ndarray:
     """``_cf.run`` on 3-D channels-first data with before-pads ``pads``; the after-pads are the same."""
-    out_size = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
-                     for n, k, s, p, d in zip(x.shape[2:], w.shape[2:], stride, pads, dilation))
+    out_size = conv_output_size(x.shape[2:], w.shape[2:], stride, dilation, [(p, p) for p in pads])
     out = np.full((x.shape[0], w.shape[0], *out_size), np.nan, w.dtype)
     return _cf.run(x, np.ascontiguousarray(w.reshape(w.shape[0], *w.shape[2:])), b, out, stride, pads, dilation)
 
