@@ -52,17 +52,18 @@ _ALIGN_ELEMENTS = 16  # per-worker buffers start on 64-byte boundaries (float32)
 
 
 @njit(inline="always", **_OPTS)
-def _fill_slice(sf, sb, xf, xb, H, W, sh, sw, ph, pw, Rq, Wq):  # pragma: no cover
-    """Copy the ``(H, W)`` input slice at ``xb`` into its ``sh * sw`` components at ``sb`` (``Rq x Wq`` each,
-    borders already zero): input ``(ih, iw)`` goes to component ``((ih + ph) % sh, (iw + pw) % sw)`` at row
-    ``(ih + ph) // sh``, column ``(iw + pw) // sw``; rows and columns past ``Rq``/``Wq`` are not read."""
-    comp = Rq * Wq
+def _fill_slice(sf, sb, xf, xb, H, W, sh, sw, ph, pw, Rq, Wq, P):  # pragma: no cover
+    """Copy the ``(H, W)`` input slice at ``xb`` into its ``sh * sw`` components at ``sb`` (``Rq`` rows of
+    pitch ``P >= Wq`` each, borders already zero): input ``(ih, iw)`` goes to component
+    ``((ih + ph) % sh, (iw + pw) % sw)`` at row ``(ih + ph) // sh``, column ``(iw + pw) // sw``; rows and
+    columns past ``Rq``/``Wq`` are not read."""
+    comp = Rq * P
     for ih in range(H):
         a = (ih + ph) % sh
         r = (ih + ph) // sh
         if r >= Rq:
             break
-        row = sb + U(a * sw * comp + r * Wq)
+        row = sb + U(a * sw * comp + r * P)
         src = xb + U(ih * W)
         if sw == 1:
             n = min(W, Wq - pw)
@@ -117,8 +118,9 @@ def _slice_3x3(of, ob, ors, sf, sb, srs, offs, wf, wb, bias, rows, n, first):  #
 
 
 @njit(inline="always", **_OPTS)
-def _slice_taps(of, ob, ors, sf, sb, srs, offs, wf, wb, bias, rows, n, first, taps):  # pragma: no cover
-    """:func:`_slice_3x3` for any kernel slice of ``taps`` taps: the bias, then one pass per tap."""
+def _slice_taps(of, ob, ors, sf, sb, srs, offs, wf, wb, bias, rows, n, first, taps, k0=0):  # pragma: no cover
+    """:func:`_slice_3x3` for any kernel slice of ``taps`` taps: the bias, then one pass per tap; tap ``t``
+    reads ``sf[sb + offs[k0 + t] + r * srs:]`` with weight ``wf[wb + t]``."""
     for r in range(U(rows)):
         o = ob + r * U(ors)
         s = sb + r * U(srs)
@@ -127,7 +129,7 @@ def _slice_taps(of, ob, ors, sf, sb, srs, offs, wf, wb, bias, rows, n, first, ta
                 of[o + q] = bias
         for t in range(taps):
             wt = wf[wb + t]
-            st = s + offs[t]
+            st = s + offs[k0 + t]
             for q in range(U(n)):
                 of[o + q] += wt * sf[st + q]
 
@@ -148,7 +150,8 @@ def _planes(of, xf, wf, b, sf, sb0, tf, tb0, offs, t0, t1, C, M, D, H, W, Do, Ho
         n = t // C
         c = t - n * C
         for idd in range(D):
-            _fill_slice(sf, sb0 + U(idd * slice_size), xf, U((t * D + idd) * H * W), H, W, sh, sw, ph, pw, Rq, Wq)
+            _fill_slice(sf, sb0 + U(idd * slice_size), xf, U((t * D + idd) * H * W), H, W, sh, sw, ph, pw, Rq, Wq,
+                        Wq)
         for m in range(M):
             co = c * M + m
             bias = b[co]

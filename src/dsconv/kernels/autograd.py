@@ -5,9 +5,9 @@ geometry with a non-empty output); :func:`depthwise_conv_torch` runs it and rais
 reason otherwise, so a caller that checked ``supports`` first never gets a silently wrong result.
 The result's memory format follows the input's: a ``channels_last`` (or ``channels_last_3d``) tensor is used
 in place by the channels-last kernels and gives a ``channels_last`` result; any other tensor gives a contiguous
-result. Its forward runs on the channels-first kernel (:mod:`dsconv.kernels._cf`) when its output rows are 12
-or more wide and its dtype is float32 or float64; otherwise, and for the backward, it is transposed to
-channels-last and back (:mod:`dsconv.kernels._layout`). float64 runs natively in the kernels (so
+result. Any other tensor runs on the channels-first kernels (:mod:`dsconv.kernels._cf` forward,
+:mod:`dsconv.kernels._cf_grad` backward) when its output rows are 12 or more wide and its dtype is float32 or
+float64; otherwise it is transposed to channels-last and back (:mod:`dsconv.kernels._layout`). float64 runs natively in the kernels (so
 ``torch.autograd.gradcheck`` checks the kernels themselves). bfloat16 tensors are read as their bit patterns (``dsconv.kernels._bf16``): the kernels
 accumulate in float32 with float32 weights and round each output once, as PyTorch's CPU convolution does;
 gradients are computed in float32 and rounded to bfloat16 at the end. float16 is not supported (``supports`` says so and the nn layers fall back to
@@ -24,7 +24,7 @@ import torch
 
 from dsconv._validation import to_tuple
 from dsconv.functional.shapes import Pads, effective_kernel_size
-from dsconv.kernels import _cf, _cl, _memory
+from dsconv.kernels import _cf, _cf_grad, _cl, _memory
 from dsconv.kernels._layout import to_channels_first, to_channels_last
 from dsconv.kernels.depthwise import Problem, cl_input, cl_weight, gradients_cl, make_problem
 
@@ -170,6 +170,11 @@ def _empty_cl(p: Problem, dtype: np.dtype) -> np.ndarray:
 
 def _backward(grad_out, x, weight, p: Problem, n: int, need_x: bool, need_w: bool, channels_last: bool):
     """Both gradients in the compute dtype (float32 for bfloat16), returned in ``x``'s dtype."""
+    data, dtype = _NP_DTYPES[x.dtype]
+    if not channels_last and _cf.prefers(p, data):
+        gx, gw = _cf_grad.gradients_problem(_numpy(grad_out.to(x.dtype)), _numpy(x.detach()), _float(weight), p,
+                                            dtype, need_x, need_w)
+        return (None if gx is None else torch.from_numpy(gx)), (None if gw is None else torch.from_numpy(gw))
     g = _to_cl_numpy(grad_out.to(x.dtype)).reshape(p.batch, p.out_size[0], p.out_size[1], -1)
     x_cl, w_cl = _cl_args(x, weight, p)
     grad_x = grad_w = None

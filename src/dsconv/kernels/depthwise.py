@@ -1,10 +1,10 @@
 """Fast depthwise convolution on NumPy arrays: the reference's signatures, Numba kernels underneath.
 
 Same arguments, checks and results as :mod:`dsconv.functional.depthwise` (the specification), computed by
-the parallel channels-last kernels of :mod:`dsconv.kernels._cl`. The forward of a ``channels_first`` array
-whose output rows are 12 or more wide runs on the channels-first kernel (:mod:`dsconv.kernels._cf`, padded
-rows, vectorised along them); narrower ones, and every backward, are transposed to channels-last and back
-(:mod:`dsconv.kernels._layout`). 1-D and 2-D problems run on the 3-D kernels with unit leading dimensions,
+the parallel channels-last kernels of :mod:`dsconv.kernels._cl`. A ``channels_first`` array whose output
+rows are 12 or more wide runs on the channels-first kernels instead (:mod:`dsconv.kernels._cf` forward,
+:mod:`dsconv.kernels._cf_grad` backward: padded rows, vectorised along them); narrower ones are transposed to
+channels-last and back (:mod:`dsconv.kernels._layout`). 1-D and 2-D problems run on the 3-D kernels with unit leading dimensions,
 so one compiled kernel per dtype serves every dimensionality.
 
 Dtypes: float32 and float64 run natively; float16 is computed in float32 and returned as float16 (NumPy has
@@ -21,7 +21,7 @@ from dsconv.functional import _core
 from dsconv.functional._core import DataFormat, IntOrTuple
 from dsconv.functional.depthwise import check_depthwise_weight
 from dsconv.functional.shapes import PaddingArg, Pads
-from dsconv.kernels import _cf, _cl, _memory
+from dsconv.kernels import _cf, _cf_grad, _cl, _memory
 from dsconv.kernels._layout import to_channels_first, to_channels_last
 
 Gradients = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -207,6 +207,10 @@ def depthwise_conv_nd_backward(
     g_cf = _core.check_grad_out(grad_out, (p.batch, p.out_channels, *p.out_size[3 - n:]), data_format)
     out_dtype = np.result_type(grad_out, x, weight)
     dtype = compute_dtype(out_dtype)
+    if data_format == "channels_first" and _cf.prefers(p, dtype):
+        gx, grad_w = _cf_grad.gradients_problem(g_cf, x_cf, weight, p, dtype)
+        grad_bias = g_cf.sum(axis=(0, *range(2, g_cf.ndim)), dtype=dtype)
+        return tuple(a.astype(out_dtype, copy=False) for a in (gx, grad_w, grad_bias))  # type: ignore[return-value]
     g_cl = to_channels_last(g_cf)  # (N, *out, C*M): the caller's array when it is channels_last
     g = _memory.contiguous(g_cl, dtype).reshape(p.batch, p.out_size[0], p.out_size[1], -1)
     gx_rep, gw = gradients_cl(g, cl_input(to_channels_last(x_cf), p, dtype), cl_weight(weight, p, dtype), p)
