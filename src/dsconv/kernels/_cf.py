@@ -218,10 +218,12 @@ def forward(x, w, b, out, stride, pads, dilation, scratch, tmp, chunks):  # prag
 
 
 def prefers(p: Problem, dtype: np.dtype) -> bool:
-    """Whether a channels-first problem runs here rather than on the channels-last kernel between two
-    transpositions: float32/float64 data (bfloat16 takes the channels-last path) with output rows of at least
-    ``_MIN_WIDTH``. On MobileNetV1's shapes this kernel was faster end to end with rows of 14 outputs and more
-    (1.2-2.6x) and slower with rows of 7 (0.6-0.9x) (``benchmarks/nchw_layers.py``, ``benchmarks/NOTES.md``)."""
+    """Whether a channels-first problem runs here (and its backward on :mod:`dsconv.kernels._cf_grad`) rather
+    than on the channels-last kernels between transpositions: float32/float64 data (bfloat16 takes the
+    channels-last path) with output rows of at least ``_MIN_WIDTH``. On MobileNetV1's shapes this kernel was
+    faster end to end with rows of 14 outputs and more (1.2-2.6x) and slower with rows of 7 (0.6-0.9x); forward +
+    backward with the backward on the channels-first kernel too, rows of 7 were 0.79x as fast
+    (``benchmarks/nchw_layers.py``, ``benchmarks/NOTES.md``)."""
     return dtype in _DTYPES and p.out_size[2] >= _MIN_WIDTH
 
 
