@@ -107,21 +107,9 @@ def test_prefers_wide_float_rows_only():
     assert _cf.prefers(_problem((1, 8, 40), (5,), 1, 2), f32)  # 1-D
 
 
-def _count_calls(monkeypatch) -> list[int]:
-    calls = []
-    real = _cf.run
-
-    def counting(*args):
-        calls.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(_cf, "run", counting)
-    return calls
-
-
 @pytest.mark.parametrize("n,shape", [(1, (2, 6, 50)), (2, (2, 6, 20, 24))])
-def test_the_numpy_api_routes_wide_channels_first_inputs_here(monkeypatch, n, shape):
-    calls = _count_calls(monkeypatch)
+def test_the_numpy_api_routes_wide_channels_first_inputs_here(count_calls, n, shape):
+    calls = count_calls(_cf, "run")
     rng = np.random.default_rng(5)
     x = rng.standard_normal(shape).astype(np.float32)
     w = rng.standard_normal((12, 1, *(3,) * n)).astype(np.float32)
@@ -149,8 +137,8 @@ def test_float16_input_is_computed_in_float32_and_returned_as_float16():
 
 @pytest.mark.parametrize("make", [lambda x: x, lambda x: x[:, :, :, ::2], lambda x: x.transpose(2, 3)],
                          ids=["contiguous", "strided", "transposed"])
-def test_torch_tensors_in_nchw_run_here_forward_and_backward(monkeypatch, make):
-    calls = _count_calls(monkeypatch)
+def test_torch_tensors_in_nchw_run_here_forward_and_backward(count_calls, make):
+    calls = count_calls(_cf, "run")
     gen = torch.Generator().manual_seed(7)
     base = torch.randn(2, 4, 24, 60, generator=gen, dtype=torch.float64)
     x = make(base).requires_grad_()
@@ -167,8 +155,8 @@ def test_torch_tensors_in_nchw_run_here_forward_and_backward(monkeypatch, make):
         torch.testing.assert_close(a, e)
 
 
-def test_gradcheck_through_the_channels_first_forward(monkeypatch):
-    calls = _count_calls(monkeypatch)
+def test_gradcheck_through_the_channels_first_forward(count_calls):
+    calls = count_calls(_cf, "run")
     gen = torch.Generator().manual_seed(8)
     x = torch.randn(1, 2, 5, 14, generator=gen, dtype=torch.float64, requires_grad=True)
     w = torch.randn(4, 1, 3, 3, generator=gen, dtype=torch.float64, requires_grad=True)
@@ -177,8 +165,8 @@ def test_gradcheck_through_the_channels_first_forward(monkeypatch):
     assert calls
 
 
-def test_channels_last_and_bfloat16_tensors_stay_on_the_channels_last_kernel(monkeypatch):
-    calls = _count_calls(monkeypatch)
+def test_channels_last_and_bfloat16_tensors_stay_on_the_channels_last_kernel(count_calls):
+    calls = count_calls(_cf, "run")
     x = torch.randn(1, 4, 20, 20)
     w = torch.randn(4, 1, 3, 3)
     autograd.depthwise_conv_torch(x.contiguous(memory_format=torch.channels_last), w, None, 1, 1, 1)

@@ -156,21 +156,9 @@ def test_plan_groups_the_taps_by_component():
     assert offs[4] == 3 * rq * pitch and coffs[0] == pitch + 1 and coffs[3] == 0
 
 
-def _count_calls(monkeypatch) -> list[int]:
-    calls = []
-    real = _cf_grad.run
-
-    def counting(*args):
-        calls.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(_cf_grad, "run", counting)
-    return calls
-
-
 @pytest.mark.parametrize("n,shape", [(1, (2, 6, 50)), (2, (2, 6, 20, 24))])
-def test_the_numpy_api_routes_wide_channels_first_gradients_here(monkeypatch, n, shape):
-    calls = _count_calls(monkeypatch)
+def test_the_numpy_api_routes_wide_channels_first_gradients_here(count_calls, n, shape):
+    calls = count_calls(_cf_grad, "run")
     rng = np.random.default_rng(6)
     x = rng.standard_normal(shape).astype(np.float32)
     w = rng.standard_normal((12, 1, *(3,) * n)).astype(np.float32)
@@ -207,8 +195,8 @@ def test_float16_gradients_are_computed_in_float32_and_returned_as_float16():
 @pytest.mark.parametrize("make", [lambda x: x, lambda x: x[:, :, :, ::2], lambda x: x.transpose(2, 3)],
                          ids=["contiguous", "strided", "transposed"])
 @pytest.mark.parametrize("need", ["both", "x", "weight"])
-def test_torch_tensors_in_nchw_take_this_backward(monkeypatch, make, need):
-    calls = _count_calls(monkeypatch)
+def test_torch_tensors_in_nchw_take_this_backward(count_calls, make, need):
+    calls = count_calls(_cf_grad, "run")
     gen = torch.Generator().manual_seed(8)
     x = make(torch.randn(2, 4, 24, 60, generator=gen, dtype=torch.float64)).requires_grad_(need != "weight")
     w = torch.randn(8, 1, 3, 3, generator=gen, dtype=torch.float64, requires_grad=need != "x")
@@ -223,8 +211,8 @@ def test_torch_tensors_in_nchw_take_this_backward(monkeypatch, make, need):
         assert a.dtype == torch.float64
 
 
-def test_gradcheck_through_the_channels_first_backward(monkeypatch):
-    calls = _count_calls(monkeypatch)
+def test_gradcheck_through_the_channels_first_backward(count_calls):
+    calls = count_calls(_cf_grad, "run")
     gen = torch.Generator().manual_seed(9)
     x = torch.randn(2, 2, 5, 14, generator=gen, dtype=torch.float64, requires_grad=True)
     w = torch.randn(4, 1, 3, 2, generator=gen, dtype=torch.float64, requires_grad=True)
@@ -235,8 +223,8 @@ def test_gradcheck_through_the_channels_first_backward(monkeypatch):
     assert calls
 
 
-def test_channels_last_narrow_and_bfloat16_tensors_keep_the_channels_last_backward(monkeypatch):
-    calls = _count_calls(monkeypatch)
+def test_channels_last_narrow_and_bfloat16_tensors_keep_the_channels_last_backward(count_calls):
+    calls = count_calls(_cf_grad, "run")
     w = torch.randn(4, 1, 3, 3, requires_grad=True)
     for x in (torch.randn(1, 4, 20, 20).contiguous(memory_format=torch.channels_last), torch.randn(1, 4, 9, 9)):
         autograd.depthwise_conv_torch(x.requires_grad_(), w, None, 1, 1, 1).sum().backward()
