@@ -23,7 +23,11 @@ shifted by ``((i * dh) // sh, (j * dw) // sw)``. Read from the padded ``G`` that
 one flat run per component over a few taps (all nine for a 3x3 kernel at stride 1), into the scratch ``A``,
 summed over the multiplier's output channels and the depth taps that reach the slice. :func:`_unfill_slice`,
 the adjoint of the forward's copy, then merges the components back into the input's rows, dropping the
-padding and writing zeros where no output reads the input.
+padding and writing zeros where no output reads the input. At stride 1 with input rows of 16 or more there
+is one component, whose rows are the input gradient's rows shifted by the padding: they are summed in place
+and ``A`` is not used.
+
+What this gives end to end, and what was tried and not kept: ``benchmarks/NOTES.md`` (eleventh session).
 """
 
 from __future__ import annotations

@@ -5,12 +5,13 @@ geometry with a non-empty output); :func:`depthwise_conv_torch` runs it and rais
 reason otherwise, so a caller that checked ``supports`` first never gets a silently wrong result.
 The result's memory format follows the input's: a ``channels_last`` (or ``channels_last_3d``) tensor is used
 in place by the channels-last kernels and gives a ``channels_last`` result; any other tensor gives a contiguous
-result. Any other tensor runs on the channels-first kernels (:mod:`dsconv.kernels._cf` forward,
+result, and runs on the channels-first kernels (:mod:`dsconv.kernels._cf` forward,
 :mod:`dsconv.kernels._cf_grad` backward) when its output rows are 12 or more wide and its dtype is float32 or
-float64; otherwise it is transposed to channels-last and back (:mod:`dsconv.kernels._layout`). float64 runs natively in the kernels (so
-``torch.autograd.gradcheck`` checks the kernels themselves). bfloat16 tensors are read as their bit patterns (``dsconv.kernels._bf16``): the kernels
-accumulate in float32 with float32 weights and round each output once, as PyTorch's CPU convolution does;
-gradients are computed in float32 and rounded to bfloat16 at the end. float16 is not supported (``supports`` says so and the nn layers fall back to
+float64; otherwise it is transposed to channels-last and back (:mod:`dsconv.kernels._layout`). float64 runs
+natively in the kernels (so ``torch.autograd.gradcheck`` checks the kernels themselves). bfloat16 tensors are
+read as their bit patterns (``dsconv.kernels._bf16``): the kernels accumulate in float32 with float32 weights
+and round each output once, as PyTorch's CPU convolution does; gradients are computed in float32 and rounded to
+bfloat16 at the end. float16 is not supported (``supports`` says so and the nn layers fall back to
 PyTorch). Double backward is not supported.
 """
 

@@ -4,8 +4,8 @@ Same arguments, checks and results as :mod:`dsconv.functional.depthwise` (the sp
 the parallel channels-last kernels of :mod:`dsconv.kernels._cl`. A ``channels_first`` array whose output
 rows are 12 or more wide runs on the channels-first kernels instead (:mod:`dsconv.kernels._cf` forward,
 :mod:`dsconv.kernels._cf_grad` backward: padded rows, vectorised along them); narrower ones are transposed to
-channels-last and back (:mod:`dsconv.kernels._layout`). 1-D and 2-D problems run on the 3-D kernels with unit leading dimensions,
-so one compiled kernel per dtype serves every dimensionality.
+channels-last and back (:mod:`dsconv.kernels._layout`). 1-D and 2-D problems run on the 3-D kernels with
+unit leading dimensions, so one compiled kernel per dtype serves every dimensionality.
 
 Dtypes: float32 and float64 run natively; float16 is computed in float32 and returned as float16 (NumPy has
 no native half arithmetic on CPU). The result dtype is ``np.result_type(x, weight)`` like the reference.
