@@ -44,6 +44,47 @@ def test_mobilenet_sized_arrays_take_the_kernel_and_match(shape):
     assert _memory.is_aligned(_layout.to_channels_last(x))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint16])
+@pytest.mark.parametrize("c", [2, 3, 4])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_two_to_four_channels_go_pixel_by_pixel(c, dtype, parallel, monkeypatch, count_calls):
+    # several images, odd pixel counts, and (in parallel) tasks of 7 pixels, so chunks end mid-image
+    monkeypatch.setattr(_layout, "_PIXEL_CHUNK", 7)
+    if parallel:
+        monkeypatch.setattr(_layout, "SERIAL_MAX", 0)
+    used = count_calls(_layout, "pixels_parallel" if parallel else "pixels_serial")
+    tiles = count_calls(_layout, "swap_last_two")
+    rng = np.random.default_rng(c)
+    for shape in [(3, c, 5, 9), (2, c, 11), (1, c, 3, 4, 5), (1, c, 1, 2)]:
+        _check(rng.integers(0, 1000, shape).astype(dtype))
+    assert len(used) == 8 and not tiles
+
+
+@pytest.mark.parametrize("direction", ["to_channels_last", "to_channels_first"])
+def test_pixel_loop_serial_up_to_serial_max(direction, count_calls):
+    serial, parallel = count_calls(_layout, "pixels_serial"), count_calls(_layout, "pixels_parallel")
+    c = 3
+    largest = _layout.SERIAL_MAX // c * c
+    for size, expect in [(largest, "serial"), (largest + c, "parallel")]:
+        x = np.arange(size, dtype=np.float32).reshape(1, c, -1)
+        if direction == "to_channels_first":
+            x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+        out = getattr(_layout, direction)(x)
+        ref = np.moveaxis(x, 1, -1) if direction == "to_channels_last" else np.moveaxis(x, -1, 1)
+        np.testing.assert_array_equal(out, ref)
+        assert _memory.is_aligned(out)
+        assert (len(serial), len(parallel)) == ((1, 0) if expect == "serial" else (1, 1))
+
+
+def test_wake_runs_the_pixel_loop_in_parallel_at_any_size(count_calls):
+    parallel = count_calls(_layout, "pixels_parallel")
+    x = np.random.default_rng(3).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_array_equal(_layout.to_channels_last(x, wake=True), np.moveaxis(x, 1, -1))
+    assert len(parallel) == 1
+    np.testing.assert_array_equal(_layout.to_channels_last(x), np.moveaxis(x, 1, -1))
+    assert len(parallel) == 1
+
+
 def test_views_in_the_wanted_layout_are_returned_as_they_are():
     x = np.random.default_rng(0).standard_normal((2, 5, 6, 7)).astype(np.float32)
     cl = np.ascontiguousarray(np.moveaxis(x, 1, -1))
@@ -84,8 +125,10 @@ def test_tiles():
     assert _layout.tiles(16, 16) == (32, 128, False)
 
 
-def test_results_do_not_depend_on_the_thread_count(always_parallel):
-    x = np.random.default_rng(2).standard_normal((3, 40, 33, 17)).astype(np.float32)
+@pytest.mark.parametrize("c", [3, 40])  # the pixel loop and the tiles
+def test_results_do_not_depend_on_the_thread_count(c, always_parallel, monkeypatch):
+    monkeypatch.setattr(_layout, "SERIAL_MAX", 0)
+    x = np.random.default_rng(2).standard_normal((3, c, 33, 17)).astype(np.float32)
     previous = numba.get_num_threads()
     try:
         results = []

@@ -213,6 +213,25 @@ def test_conv_act_matches_conv_then_activation(act, kernel, stride, padding, dil
         torch.testing.assert_close(block(x.double()), ref.double(), rtol=1e-4, atol=1e-4)  # float64: F.conv2d
 
 
+@pytest.mark.parametrize("c_in", [2, 3, 4, 5])
+def test_conv_act_converts_two_to_four_channel_images_pixel_by_pixel_and_in_parallel(c_in, count_calls):
+    from dsconv.kernels import _layout
+    from dsconv.kernels.modules import ConvAct2d
+
+    parallel, serial = count_calls(_layout, "pixels_parallel"), count_calls(_layout, "pixels_serial")
+    torch.manual_seed(0)
+    conv = nn.Conv2d(c_in, 8, 3, stride=2, padding=1)
+    block = ConvAct2d(conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, 1, "relu")
+    big = torch.randn(2, c_in, 15, 18)
+    with torch.no_grad():
+        for x in (big, big[:, :, 1:, ::2], big.contiguous(memory_format=torch.channels_last)):
+            y = block(x)
+            torch.testing.assert_close(y, conv(x).relu(), rtol=1e-4, atol=1e-4)
+            assert y.is_contiguous(memory_format=torch.channels_last)
+    # the contiguous NCHW input goes through the pixel loop, in parallel (the strided one is copied by NumPy)
+    assert (len(parallel), len(serial)) == ((1, 0) if c_in <= 4 else (0, 0))
+
+
 def test_optimize_puts_other_convolutions_on_onednn_only_when_it_is_in_use():
     from dsconv.kernels.modules import ConvAct2d
 

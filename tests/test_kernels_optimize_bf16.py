@@ -98,12 +98,13 @@ def test_fused_block_in_bfloat16_matches_the_rounded_float32_reference(monkeypat
 
 
 @needs_bf16
-@pytest.mark.parametrize("kernel, stride, padding, groups, pointwise", [(3, 2, 1, 1, False), (1, 1, 0, 1, True)])
-def test_conv_act_in_bfloat16_runs_on_onednn_and_matches_pytorch(kernel, stride, padding, groups, pointwise):
+@pytest.mark.parametrize("kernel, stride, padding, groups, pointwise, c_in", [
+    (3, 2, 1, 1, False, 8), (3, 2, 1, 1, False, 3), (1, 1, 0, 1, True, 8)])  # 3: a stem, dsconv's pixel loop
+def test_conv_act_in_bfloat16_runs_on_onednn_and_matches_pytorch(kernel, stride, padding, groups, pointwise, c_in):
     torch.manual_seed(0)
-    conv = nn.Conv2d(8, 6, kernel, stride=stride, padding=padding, groups=groups)
+    conv = nn.Conv2d(c_in, 6, kernel, stride=stride, padding=padding, groups=groups)
     block = ConvAct2d(conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, groups, "relu6")
-    x = torch.randn(2, 8, 10, 10).bfloat16()
+    x = torch.randn(2, c_in, 10, 10).bfloat16()
     with torch.no_grad():
         y = block(x)
         assert block._cache[("plan", x.shape, x.dtype)][0] is pointwise  # the oneDNN plan, not the fallback

@@ -31,7 +31,7 @@ from torch import nn
 from dsconv._validation import check_choice
 from dsconv.functional.shapes import PaddingArg, normalize_padding
 from dsconv.kernels import _cl, _fused_mkl, _memory, _mkl
-from dsconv.kernels._layout import to_channels_last
+from dsconv.kernels._layout import _PIXEL_CHANNELS, to_channels_last
 from dsconv.kernels.autograd import _float, _numpy, _tensor
 from dsconv.kernels.depthwise import cl_input, cl_weight, problem_for
 from dsconv.kernels.fused import FusedSeparableParams, _np_matmul
@@ -354,8 +354,13 @@ class ConvAct2d(_PreparedOperands):
             rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c)  # a view for channels_last input
             y = torch.ops.mkldnn._linear_pointwise(rows, packed, bias, attr, scalars, "")
             return y.view(n, h, w, -1).permute(0, 3, 1, 2)
-        # PyTorch's transposition: dsconv's (faster alone, benchmarks/layout.py) made this convolution 3-7% slower
-        # at batch 1, where oneDNN's workers then start after Numba's (1.15-1.55x faster at batch 8)
-        x = x.contiguous(memory_format=torch.channels_last)
+        if x.shape[1] in _PIXEL_CHANNELS and not x.is_contiguous(memory_format=torch.channels_last):
+            # an image's 2-4 planes: dsconv's pixel loop, in parallel so that the convolution finds the workers
+            # awake (see to_channels_last)
+            x = _to_tensor(to_channels_last(_numpy(x.detach()), wake=True))
+        else:
+            # PyTorch's transposition: dsconv's tiles (faster alone, benchmarks/layout.py) made this convolution
+            # 3-7% slower at batch 1, where oneDNN's workers then start after Numba's (1.15-1.55x faster at batch 8)
+            x = x.contiguous(memory_format=torch.channels_last)
         return torch.ops.mkldnn._convolution_pointwise(x, packed, bias, self.padding, self.stride, self.dilation,
                                                        self.groups, attr, scalars, "")
