@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dsconv.functional import depthwise_conv3d as reference_conv3d
@@ -61,6 +61,54 @@ def test_3x3_rows_in_place_and_flat_match_pytorch(shape, stride):
     torch.testing.assert_close(torch.from_numpy(got[:, :, 0]), ref, rtol=1e-5, atol=1e-5)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), multiplier=st.integers(1, 2), kernel=st.tuples(st.integers(1, 2), st.integers(1, 5), st.integers(1, 5)),
+       stride=st.tuples(st.just(1), st.integers(1, 3), st.integers(1, 3)),
+       dilation=st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3)),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_same_padding_runs_in_the_masked_layout_and_matches_the_reference(data, multiplier, kernel, stride, dilation,
+                                                                          dtype, count_calls):
+    # "same" padding (total (k - 1) * d, split either way): no component is wider than the output rows
+    masked, plain = count_calls(_cf, "forward_masked"), count_calls(_cf, "forward")  # kept across examples
+    before_calls = len(masked), len(plain)
+    spatial = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 20)), data.draw(st.integers(1, 20)))
+    total = [(k - 1) * d for k, d in zip(kernel, dilation)]
+    before = [data.draw(st.integers(0, t)) for t in total]
+    pads = [(b, t - b) for b, t in zip(before, total)]
+    rng = np.random.default_rng(sum(spatial) + sum(before))
+    x = rng.standard_normal((2, 3, *spatial)).astype(dtype)
+    w = rng.standard_normal((3 * multiplier, 1, *kernel)).astype(dtype)
+    b = rng.standard_normal(3 * multiplier).astype(dtype)
+    out_size = conv_output_size(spatial, kernel, stride, dilation, pads)
+    assert _cf.masked_layout(spatial[1:], kernel[1:], out_size[1:], stride[1:], tuple(before[1:]), dilation[1:])
+    out = np.full((2, 3 * multiplier, *out_size), np.nan, dtype)
+    _cf.run(x, np.ascontiguousarray(w[:, 0]), b, out, stride, tuple(before), dilation)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, reference_conv3d(x, w, b, stride, pads, dilation), rtol=tol, atol=tol)
+    assert (len(masked) - before_calls[0], len(plain) - before_calls[1]) == (1, 0)
+
+
+def test_masked_layout_only_where_no_component_is_wider_than_the_output_rows():
+    assert _cf.masked_layout((14, 14), (3, 3), (14, 14), (1, 1), (1, 1), (1, 1)) is not None
+    assert _cf.masked_layout((14, 14), (3, 3), (7, 7), (2, 2), (0, 0), (1, 1)) is not None  # TF "same", stride 2
+    assert _cf.masked_layout((14, 14), (3, 3), (12, 12), (1, 1), (0, 0), (1, 1)) is None  # "valid"
+    assert _cf.masked_layout((15, 15), (3, 3), (7, 7), (2, 2), (0, 0), (1, 1)) is None  # ceil(15 / 2) = 8 > 7
+    offs, masks, rows, rb = _cf.masked_layout((7, 7), (3, 3), (7, 7), (1, 1), (1, 1), (1, 1))
+    assert rb == 2 and rows == 2 + 9  # one row above the first read, and the reads below the last row
+    assert masks.reshape(3, 7, 7)[0, :, 0].sum() == 0 and masks.reshape(3, 7, 7)[2, :, 6].sum() == 0
+    assert masks.reshape(3, 7, 7)[1].all() and not masks.flags.writeable
+
+
+def test_masked_layout_keeps_an_infinity_out_of_the_wrapped_columns():
+    x = np.zeros((1, 1, 1, 6, 8), np.float32)
+    x[0, 0, 0, 3, 0] = np.inf  # read, unmasked, only by row 2's and row 4's last columns... through the wrap
+    w = np.ones((1, 1, 1, 3, 3), np.float32)
+    out = _run(x, w, np.zeros(1, np.float32), (1, 1, 1), (0, 1, 1), (1, 1, 1))
+    ref = _reference(x, w, np.zeros(1, np.float32), (1, 1, 1), (0, 1, 1), (1, 1, 1))
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(ref))
+    assert np.isfinite(out[0, 0, 0, 2:5, 7]).all()
+
+
 def test_output_slices_with_every_depth_tap_in_the_padding_are_the_bias():
     x = np.random.default_rng(2).standard_normal((1, 2, 1, 6, 20))
     w = np.random.default_rng(3).standard_normal((2, 1, 1, 3, 3))
@@ -98,6 +146,16 @@ def _problem(shape, kernel, stride=1, padding=1):
     return problem_for(shape, w, stride, padding, 1)[1]
 
 
+def test_prefers_forward_also_narrow_rows_in_the_masked_layout():
+    f32, bits = np.dtype(np.float32), np.dtype(np.uint16)
+    assert _cf.prefers_forward(_problem((1, 8, 14, 14), (3, 3), 2), f32)  # 7x7 outputs, "same"
+    assert _cf.prefers_forward(_problem((1, 8, 7, 7), (3, 3)), f32)
+    assert not _cf.prefers_forward(_problem((1, 8, 6, 6), (3, 3)), f32)  # 36 outputs
+    assert not _cf.prefers_forward(_problem((1, 8, 9, 9), (3, 3), 1, 0), f32)  # "valid": no masked layout
+    assert not _cf.prefers_forward(_problem((1, 8, 7, 7), (3, 3)), bits)
+    assert _cf.prefers_forward(_problem((1, 8, 28, 28), (3, 3), 1, 0), f32)  # wide rows: as prefers
+
+
 def test_prefers_wide_float_rows_only():
     f32, f64, bits = np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.uint16)
     assert _cf.prefers(_problem((1, 8, 28, 28), (3, 3), 2), f32)  # 14 outputs per row
@@ -121,8 +179,10 @@ def test_the_numpy_api_routes_wide_channels_first_inputs_here(count_calls, n, sh
     np.testing.assert_allclose(got, ref.numpy(), rtol=1e-5, atol=1e-5)
     assert got.dtype == np.float32 and got.flags.c_contiguous
     conv(np.ascontiguousarray(np.moveaxis(x, 1, -1)), w, b, 1, 1, data_format="channels_last")
-    conv(x[..., :10], w, b, 1, 1)  # 10 outputs per row: the channels-last kernel
+    conv(x[..., :10], w, b, 1, 0)  # 8 outputs per row, "valid" padding: the channels-last kernel
     assert len(calls) == 1
+    conv(x[..., :10], w, b, 1, 1)  # 10 per row, "same" padding: the masked layout if the slices are large enough
+    assert len(calls) == 1 + (n == 2)
 
 
 def test_float16_input_is_computed_in_float32_and_returned_as_float16():

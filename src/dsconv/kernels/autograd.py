@@ -137,7 +137,7 @@ class DepthwiseConvFunction(torch.autograd.Function):
         channels_last = _is_channels_last(x)
         ctx.save_for_backward(x, weight)
         ctx.meta = (p, channels_last, bias is not None, n)
-        if not channels_last and _cf.prefers(p, data):
+        if not channels_last and _cf.prefers_forward(p, data):
             return torch.from_numpy(_cf.forward_problem(_numpy(x.detach()), _float(weight), b, p, dtype))
         out = _empty_cl(p, data)
         _cl.forward(*_cl_args(x, weight, p), b, out, p.stride, p.pads, p.dilation)

@@ -132,7 +132,7 @@ def depthwise_conv_nd(
     bias = _core.check_bias(bias, weight.shape[0], out_dtype)
     dtype = compute_dtype(out_dtype)
     b = _bias(bias, p, dtype)
-    if data_format == "channels_first" and _cf.prefers(p, dtype):
+    if data_format == "channels_first" and _cf.prefers_forward(p, dtype):
         return _cf.forward_problem(x_cf, weight, b, p, dtype).astype(out_dtype, copy=False)
     x_cl = x if data_format == "channels_last" else to_channels_last(x_cf)  # (N, *spatial, C)
     out = forward_cl(cl_input(x_cl, p, dtype), cl_weight(weight, p, dtype), b, p)
