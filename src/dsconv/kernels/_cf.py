@@ -17,8 +17,9 @@ gives at any stride) the kernel uses the masked layout instead (:func:`masked_la
 :func:`forward_masked`): the components hold the unpadded input at the output's row pitch, so each tap reads
 one flat run over the whole output slice, which is written in place whatever its row width; the taps whose
 column falls outside the input would read the neighbouring row's pixel there, and a per-column mask drops
-them. On MobileNetV1's 3x3 shapes this took 1.1-1.9x less time than the padded rows above (kernel alone,
-batch 1 and 8), most on 7x7 to 28x28 planes, where rows of 7 to 28 outputs leave vectors partly empty.
+them. On MobileNetV1's 3x3 shapes this ran 1.07-1.76x faster than the padded rows above (kernel alone,
+batch 1 and 8, ``benchmarks/cf_masked.py``), most on 7x7 to 28x28 planes, whose short rows leave vectors
+partly empty.
 
 A multiplier > 1 reuses the filled scratch for the ``M`` output channels of the input channel. Depth taps
 that fall in the padding are skipped; an output slice with no valid depth tap is its bias.
@@ -29,8 +30,8 @@ The helpers inside a task are inlined at Numba's level (``inline="always"``): as
 one updated the arrays' shared reference counts, and with one call per row two threads ran no faster than
 one on the 14x14 and 7x7 planes. End to end on MobileNetV1's shapes this kernel is faster than the
 channels-last kernel between two transpositions when output rows are 14 wide or more, and, in the masked
-layout, on 7x7 outputs at batch 1 (even at batch 8; :func:`prefers`, :func:`prefers_forward`;
-``benchmarks/nchw_layers.py``).
+layout, on 7x7 outputs at batch 1 (1.49x; 1.01x at batch 8; :func:`prefers`, :func:`prefers_forward`;
+``benchmarks/nchw_layers.py``, ``benchmarks/NOTES.md``).
 
 The arrays are indexed flat with unsigned offsets, and no view is created inside the parallel loop (see
 :mod:`dsconv.kernels._cl`).
