@@ -119,19 +119,22 @@ def test_output_slices_with_every_depth_tap_in_the_padding_are_the_bias():
     np.testing.assert_allclose(out, reference_conv3d(x, w, b, 1, [(2, 0), (1, 1), (1, 1)]), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("width", [9, 40])  # the flat run and the in-place rows
-def test_results_do_not_depend_on_the_thread_count(width):
+@pytest.mark.parametrize("width, dilation", [(9, 2), (40, 2), (9, 1)])  # flat run, rows in place, masked layout
+def test_results_do_not_depend_on_the_thread_count(width, dilation):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((2, 7, 1, 15, width)).astype(np.float32)
     w = rng.standard_normal((14, 1, 1, 3, 3)).astype(np.float32)
     b = rng.standard_normal(14).astype(np.float32)
+    args = (1, 2, 1), (0, 1, 1), (1, 1, dilation)
+    assert (_cf.masked_layout((15, width), (3, 3), (8, width + 2 - 2 * dilation), (2, 1), (1, 1), (1, dilation))
+            is not None) == (dilation == 1)
     threads = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = _run(x, w, b, (1, 2, 1), (0, 1, 1), (1, 1, 2))
+        one = _run(x, w, b, *args)
     finally:
         numba.set_num_threads(threads)
-    np.testing.assert_array_equal(one, _run(x, w, b, (1, 2, 1), (0, 1, 1), (1, 1, 2)))
+    np.testing.assert_array_equal(one, _run(x, w, b, *args))
 
 
 def test_scratch_rows_start_on_64_bytes_and_fit_the_padded_slices():

@@ -386,6 +386,11 @@ def prefers_forward(p: Problem, dtype: np.dtype) -> bool:
             and masked_layout((h, w), p.kernel[1:], (ho, wo), p.stride[1:], p.pads[1:], p.dilation[1:]) is not None)
 
 
+def aligned(elements: int) -> int:
+    """``elements`` rounded up to a whole number of 64-byte float32 blocks (per-worker buffer rows)."""
+    return -(-elements // _ALIGN_ELEMENTS) * _ALIGN_ELEMENTS
+
+
 def scratch_sizes(spatial: tuple[int, int, int], kernel: tuple[int, int, int], out_size: tuple[int, int, int],
                   stride: tuple[int, int, int], dilation: tuple[int, int, int]) -> tuple[int, int]:
     """Elements per worker of the padded-input scratch and of the flat-output scratch, each rounded up to 64
@@ -397,11 +402,7 @@ def scratch_sizes(spatial: tuple[int, int, int], kernel: tuple[int, int, int], o
     rq, wq = Ho + ((kh - 1) * dh) // sh, Wo + ((kw - 1) * dw) // sw
     size = spatial[0] * sh * sw * rq * wq
     flat = Ho * wq if Wo < _DIRECT_MIN else 1
-
-    def up(v: int) -> int:
-        return -(-v // _ALIGN_ELEMENTS) * _ALIGN_ELEMENTS
-
-    return up(size), up(flat)
+    return aligned(size), aligned(flat)
 
 
 def forward_problem(x: np.ndarray, weight: np.ndarray, b: np.ndarray, p: Problem, dtype: np.dtype) -> np.ndarray:
@@ -424,7 +425,7 @@ def run(x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray, stride: tu
     if layout is not None:
         offs, masks, rows, rb = layout
         size = x.shape[2] * stride[1] * stride[2] * rows * out.shape[4]
-        scratch = _memory.zeros((threads, -(-size // _ALIGN_ELEMENTS) * _ALIGN_ELEMENTS), w.dtype)
+        scratch = _memory.zeros((threads, aligned(size)), w.dtype)
         forward_masked(x, w, b, out, stride, pads, dilation, offs, masks, rows, rb, scratch, chunks)
         return out
     size, flat = scratch_sizes(x.shape[2:], w.shape[1:], out.shape[2:], stride, dilation)

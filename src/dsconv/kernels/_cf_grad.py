@@ -40,7 +40,7 @@ import numpy as np
 from numba import njit, prange
 
 from dsconv.kernels import _memory
-from dsconv.kernels._cf import _ALIGN_ELEMENTS, _CHUNKS_PER_THREAD, _DIRECT_MIN, _fill_slice, _slice_3x3, _slice_taps
+from dsconv.kernels._cf import _CHUNKS_PER_THREAD, _DIRECT_MIN, _fill_slice, _slice_3x3, _slice_taps, aligned
 from dsconv.kernels._cl import _OPTS
 from dsconv.kernels._codegen import _restrict, _wide_vectors
 
@@ -273,10 +273,6 @@ def plan(kernel: tuple[int, int, int], out_size: tuple[int, int, int], stride: t
     return order, offs, coffs, cstart, geometry
 
 
-def _up(v: int) -> int:
-    return -(-v // _ALIGN_ELEMENTS) * _ALIGN_ELEMENTS
-
-
 def run(x: np.ndarray, g: np.ndarray, w: np.ndarray, stride: tuple[int, int, int], pads: tuple[int, int, int],
         dilation: tuple[int, int, int], need_x: bool = True,
         need_w: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -294,7 +290,7 @@ def run(x: np.ndarray, g: np.ndarray, w: np.ndarray, stride: tuple[int, int, int
     s_size = D * sh * sw * rq * pitch if need_w else 0
     g_size = (CM // C) * Do * (Ho + 2 * bh) * pitch
     a_size = sh * sw * rq * pitch if need_x else 0
-    regions = np.array([0, _up(s_size), _up(s_size) + _up(g_size), _up(s_size) + _up(g_size) + _up(a_size)], np.int64)
+    regions = np.array([0, aligned(s_size), aligned(s_size) + aligned(g_size), aligned(s_size) + aligned(g_size) + aligned(a_size)], np.int64)
     threads = numba.get_num_threads()
     scratch = _memory.zeros((threads, max(int(regions[3]), 1)), w.dtype)
     wc = _memory.contiguous(w.reshape(CM, kd, kh * kw)[:, :, order], w.dtype)

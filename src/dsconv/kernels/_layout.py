@@ -7,9 +7,10 @@ NumPy's copy of the transposed view up to 5x (``benchmarks/layout.py``), and eve
 reaches the channels-last kernels is converted on the way in and its result on the way out.
 
 Two to four channels (an RGB or RGBA image, a stereo signal) go through a per-pixel loop instead, whose
-stores (to channels-last) or loads (back) of one pixel's channels are unrolled: on one 3x224x224 image 21 us
-on one thread, against 95-112 us for the tiles and PyTorch's copy (``benchmarks/layout.py``); it runs on one
-thread up to ``SERIAL_MAX`` elements, where a parallel call would cost more than it saves.
+stores (to channels-last) or loads (back) of one pixel's channels are unrolled: one 3x224x224 image took 36 us
+against 168 us for PyTorch's copy (``benchmarks/layout.py``; 21 us on one thread, 95 us for the tiles, in a
+throwaway loop, ``benchmarks/NOTES.md``). It runs on one thread up to ``SERIAL_MAX`` elements, where a
+parallel call would cost more than it saves.
 
 Arrays of other dtypes than float32, float64 and 16-bit integers (bfloat16 bits), non-contiguous ones, and
 small ones (where a parallel call costs more than the copy) are converted by NumPy.
@@ -30,8 +31,8 @@ _KERNEL_DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.uint
 PARALLEL_MIN = 1 << 17  # elements: below this NumPy's copy is used (it measured as fast or faster there)
 _FEW = 16  # fewer rows or columns than this: the inner loop runs along the rows read (see _tile)
 _PIXEL_CHANNELS = (2, 3, 4)  # channel counts converted pixel by pixel (see _pixels)
-SERIAL_MAX = 160_000  # elements: up to this the pixel loop runs on one thread (3x224x224 measured 21 us on one
-# thread against 28 us on two; 4x224x224 58 against 37)
+SERIAL_MAX = 160_000  # elements: up to this the pixel loop runs on one thread (throwaway loop: 3x224x224 21 us on
+# one thread against 28 us on two; 4x224x224 58 against 37)
 _PIXEL_CHUNK = 16384  # pixels per task of the parallel pixel loop
 
 
@@ -178,7 +179,8 @@ def to_channels_last(x: np.ndarray, wake: bool = False) -> np.ndarray:
     ``wake``: convert 2-4 channels in parallel at any size, for a caller whose next step is a parallel call
     of PyTorch's (the same OpenMP workers, then awake). Before oneDNN's stem convolution of MobileNetV1 at
     batch 1 the parallel conversion + convolution took 364-400 us, the one-thread conversion + convolution
-    429-460 us and PyTorch's conversion + convolution 431-458 us (interleaved blocks of 20 calls)."""
+    429-460 us and PyTorch's conversion + convolution 431-458 us (throwaway script, interleaved blocks of 20
+    calls; ``benchmarks/NOTES.md``)."""
     view = x.transpose(0, *range(2, x.ndim), 1)  # np.moveaxis's checks cost 4 us more per call
     if view.flags.c_contiguous:
         return view
