@@ -286,15 +286,70 @@ def test_stride2_width3_input_gradient_gather(padding, rng):
     _assert_backward_matches(rng, rng.standard_normal((1, 5, 6, 7, 3)), rng.standard_normal((3, 1, 3, 3, 3)), 2, 1, 1)
 
 
-@pytest.mark.parametrize("padding", [0, 1, ((2, 0), (1, 1)), ((0, 3), (0, 0))])
+@pytest.mark.parametrize("padding", [0, 1, 2, ((2, 0), (1, 1)), ((0, 3), (0, 0))])
 def test_weight_gradient_row_pairs(padding, rng):
     """The 3x3 stride-1 weight gradient takes two output rows per pass where both lie in one chunk of rows and
     all four input rows exist: tall inputs (several rows per chunk, odd and even counts), pairs at the padded
     borders (one row at a time), widths with every remainder of the four-pixel passes, odd channel counts, and
     3-D windows (no pairs)."""
     for batch, height in ((1, 40), (2, 21), (3, 6)):
-        for width in (3, 4, 6, 9):
+        for width in (3, 4, 6, 7, 9, 14):
             for c in (1, 5, 17):
                 x = rng.standard_normal((batch, height, width, c))  # channels_last (N, H, W, C)
                 _assert_backward_matches(rng, x, rng.standard_normal((c, 1, 3, 3)), 1, padding, 1)
     _assert_backward_matches(rng, rng.standard_normal((1, 4, 12, 7, 3)), rng.standard_normal((3, 1, 3, 3, 3)), 1, 1, 1)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("pad", [0, 1, 2, 3])
+def test_weight_gradient_passes_cover_each_pixel_once(stride, pad):
+    """The four-pixel passes of the 3x3 weight gradient (``_cl._quad_range``, ``_cl._passes``) take every pixel of
+    their range exactly once (the last pass's first ``skip`` pixels belong to the pass before it), plain passes
+    read only columns inside the row, edge passes at most one column of padding on each side, and the pixels
+    left to the checked loop are exactly those outside the range."""
+    from dsconv.kernels import _cl
+
+    for width in range(1, 30):
+        wo = (width + 2 * pad - 3) // stride + 1
+        if wo < 1:
+            continue
+        lo, hi, a, b = _cl._quad_range(wo, width, stride, pad)
+        if b == a:
+            continue
+        assert b - a >= 4 and (lo, hi) == _cl.interior_range(wo, width, 3, stride, 1, pad)
+        p0, n, left, right, last, skip = _cl._passes(a, b, stride, pad, width)
+        done = np.zeros(wo, int)
+        for q in range(n):
+            ow = p0 + 4 * q
+            assert 0 <= ow * stride - pad and (ow + 3) * stride - pad + 2 < width
+            done[ow:ow + 4] += 1
+        edges = ([(a, 0)] if left else []) + ([(last, skip)] if right else [])
+        for ow, first in edges:
+            assert -1 <= ow * stride - pad and (ow + 3) * stride - pad + 2 <= width
+            done[ow + first:ow + 4] += 1
+        np.testing.assert_array_equal(done, [1 if a <= i < b else 0 for i in range(wo)])
+        outside = [i for i in range(wo) if i * stride - pad < -1 or i * stride - pad + 2 > width]
+        assert outside == [i for i in range(wo) if not a <= i < b]
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_weight_gradient_with_infinities_at_the_row_edges(stride, rng):
+    """An infinity in an input's first or last column: the edge passes read the padding beside it as zero and
+    take the pixels an earlier pass did as zero gradients. Every weight-gradient entry that the reference
+    finds finite is finite and equal here; the others are not finite here either."""
+    for width in (7, 14, 16):
+        x = rng.standard_normal((2, 9, width, 5)).astype(np.float32)
+        x[0, 3, 0, 1] = np.inf
+        x[1, 5, width - 1, 2] = -np.inf
+        x[1, 2, width - 2, 3] = np.inf
+        x[0, 4, 3, 4] = np.inf  # read by the pixel that width 7's last pass takes as done (stride 1)
+        w = rng.standard_normal((5, 1, 3, 3)).astype(np.float32)
+        out = F.depthwise_conv2d(x, w, None, stride, 1, 1, data_format="channels_last")
+        g = rng.standard_normal(out.shape).astype(np.float32)
+        with np.errstate(invalid="ignore", over="ignore"):
+            expected = F.depthwise_conv2d_backward(g, x, w, stride, 1, 1, data_format="channels_last")[1]
+        got = K.depthwise_conv2d_backward(g, x, w, stride, 1, 1, data_format="channels_last")[1]
+        finite = np.isfinite(expected)
+        assert not finite.all()
+        np.testing.assert_array_equal(np.isfinite(got), finite)
+        np.testing.assert_allclose(got[finite], expected[finite], **TOL32)

@@ -15,7 +15,8 @@ array's shared reference count with an atomic, which costs more than a row of ar
 threads fight over one cache line).
 
 The row helpers (``_rows_3x3``, ``_rows_3x3_pair``, ``_edge_3x3``, ``_row_interior``, ``_clamp_row``,
-``_bias_act_row``, ``_scatter_tap``, ``_accum_quads_3``, ``_accum_weight_row``) start with
+``_bias_act_row``, ``_scatter_tap``, ``_accum_pair_quads``, ``_pair_edge``, ``_accum_quads_3``, ``_quad_edge_3``,
+``_accum_weight_row``) start with
 :func:`_wide_vectors`, which lets LLVM use 512-bit vectors in them (it defaults to 256 bits on the AVX-512
 CPUs it knows) and keeps them out of line so the request holds; on CPUs without 512-bit vectors it changes
 nothing. They also call :func:`_restrict`, which tells LLVM that their output does not overlap their inputs.
@@ -36,6 +37,7 @@ from dsconv.kernels._bf16 import load, store_row
 from dsconv.kernels._codegen import _restrict, _wide_vectors
 
 U = nb.uint64
+_ZERO = np.float32(0.0)  # a select's zero: a float32 literal keeps float32 arithmetic in float32
 # DSCONV_NUMBA_NOCACHE=1 disables the on-disk cache (needed to inspect the generated assembly).
 _OPTS = {"cache": os.environ.get("DSCONV_NUMBA_NOCACHE") is None, "fastmath": True, "nogil": True}
 
@@ -624,7 +626,7 @@ def backward_both(g, x, w, w_flipped, zero, gx, partial, C, stride, pads, dilati
 def _weight_grad_step(pf, ab, gf, xf, t, end, x_shape, g_shape, p_shape, C, stride, pads, dilation):  # pragma: no cover
     """Add the products of output row ``t``, and of row ``t + 1`` with it where both are in ``[t, end)``, in the
     same image and depth slice, of a 2-D 3x3 stride-1 window with all four input rows inside the image (then
-    :func:`_accum_pair_quads` takes the interior pixels of both rows in one pass). Returns the rows done."""
+    :func:`_accum_pair_quads` takes the pixels of both rows in one pass). Returns the rows done."""
     N, D, H, WC = x_shape
     _, Do, Ho, WoC = g_shape
     _, kd, kh, kwC = p_shape
@@ -635,17 +637,54 @@ def _weight_grad_step(pf, ab, gf, xf, t, end, x_shape, g_shape, p_shape, C, stri
             and stride[2] == 1 and dilation[1] == 1 and dilation[2] == 1 and ih0 >= 0 and ih0 + 3 < H
             and 0 <= idd < D):
         W, Wo, pw = WC // C, WoC // C, pads[2]
-        lo, hi = interior_range(Wo, W, 3, 1, 1, pw)
+        lo, hi, a, b = _quad_range(Wo, W, 1, pw)
         r0 = U(((t // (Do * Ho) * D + idd) * H + ih0) * WC)
         g0 = U(t * WoC)
-        done = _accum_pair_quads(pf, ab, gf, g0, g0 + U(WoC), xf, r0, U(WC), C, lo, hi, pw)
+        if b > a:
+            p0, n_plain, left, right, last, skip = _passes(a, b, 1, pw, W)
+            _accum_pair_quads(pf, ab, gf, g0, g0 + U(WoC), xf, r0, U(WC), C, p0, p0 + 4 * n_plain, pw)
+            if left:
+                _pair_edge(pf, ab, gf, g0, g0 + U(WoC), xf, r0, U(WC), C, a, 0, pw, W)
+            if right:
+                _pair_edge(pf, ab, gf, g0, g0 + U(WoC), xf, r0, U(WC), C, last, skip, pw, W)
         for r in range(2):
             for i_h in range(3):
                 _accum_weight_row(pf, ab + U(i_h * kwC), gf, g0 + U(r * WoC), xf, r0 + U((r + i_h) * WC), C, Wo, W,
-                                  3, 1, 1, pw, lo, hi, done)
+                                  3, 1, 1, pw, lo, hi, a, b)
         return 2
     _weight_grad_row(pf, ab, gf, xf, t, x_shape, g_shape, p_shape, C, stride, pads, dilation)
     return 1
+
+
+@njit(**_OPTS)
+def _quad_range(Wo, W, sw, pw):  # pragma: no cover
+    """For a width-3 kernel row at stride ``sw`` (dilation 1): the interior ``[lo, hi)`` of
+    :func:`interior_range` and the pixels ``[a, b)`` that the four-pixel passes take: those whose taps read
+    columns -1 to ``W`` (one column of padding on each side at most, read as zeros), or an empty range when
+    there are fewer than four of them or the stride is above 2."""
+    lo, hi = interior_range(Wo, W, 3, sw, 1, pw)
+    a, b = interior_range(Wo, W + 2, 3, sw, 1, pw - 1)  # the input with one more column on each side
+    if b - a < 4 or sw > 2:
+        return lo, hi, 0, 0
+    return lo, hi, a, b
+
+
+@njit(**_OPTS)
+def _passes(a, b, sw, pw, W):  # pragma: no cover
+    """Plan the four-pixel passes over the pixels ``[a, b)`` (``b - a >= 4``) of :func:`_quad_range`: returns
+    ``(p0, n, left, right, last, skip)``, where ``n`` plain passes start at pixel ``p0`` (all their taps inside
+    the row), ``left`` asks for an edge pass at ``a`` (a tap column at -1), and ``right`` for an edge pass at
+    ``last = b - 4`` whose first ``skip`` pixels an earlier pass has done (or with a tap column at ``W``)."""
+    nq = (b - a + 3) // 4
+    last = b - 4
+    skip = a + 4 * (nq - 1) - last
+    left = a * sw - pw < 0
+    right = skip > 0 or last * sw - pw + 3 * sw + 2 >= W
+    if nq == 1 and left:
+        right = False  # the one pass at a == last is the left edge pass, which checks both sides
+    q0 = 1 if left else 0
+    q1 = nq - 1 if right else nq
+    return a + 4 * q0, max(q1 - q0, 0), left, right, last, skip
 
 
 @njit(**_OPTS)
@@ -693,6 +732,62 @@ def _accum_pair_quads(pf, ab, gf, g0, g1, xf, r0, WC, C, lo, hi, pw):  # pragma:
 
 
 @njit(**_OPTS)
+def _pair_edge(pf, ab, gf, g0, g1, xf, r0, WC, C, ow, skip, pw, W):  # pragma: no cover
+    """One four-pixel pass of :func:`_accum_pair_quads` at pixel ``ow`` with the row's edges: a tap column
+    outside the row (-1 or ``W``) reads as zero, the padding's value, and the gradients of the first ``skip``
+    pixels (done by the pass before, when the row's length is not a multiple of four) are taken as zero. Those
+    pixels' products are then ``0 * x``: zero where ``x`` is finite; where ``x`` is infinite, the accumulator
+    already holds that pixel's own product with it, so the sum is not finite either way (an infinite sum may
+    become NaN)."""
+    _wide_vectors()
+    _restrict()
+    uC = U(C)
+    a1, a2 = U(3 * C), U(6 * C)  # accumulator offsets of kernel rows 1 and 2 (3 taps of C channels each)
+    k1, k2, k3 = uC, uC * U(2), uC * U(3)
+    W2 = WC + WC
+    W3 = W2 + WC  # row offsets, unsigned (a signed factor would make every index signed, then wrapped)
+    col = ow - pw  # first input column read: -1 to W - 5
+    zl, zr = col < 0, col + 5 >= W
+    c1 = r0 + U((col + 1) * C)  # column col + 1 of input row 0, always inside
+    e0 = c1 if zl else c1 - uC  # columns col and col + 5, clamped into the row (their values replaced by zero)
+    e5 = c1 + k3 if zr else c1 + k3 + uC
+    p0, p1 = g0 + U(ow * C), g1 + U(ow * C)
+    for c in range(uC):
+        ga, gb, gc, gd = load(gf, p0 + c), load(gf, p0 + k1 + c), load(gf, p0 + k2 + c), load(gf, p0 + k3 + c)
+        ha, hb, hc, hd = load(gf, p1 + c), load(gf, p1 + k1 + c), load(gf, p1 + k2 + c), load(gf, p1 + k3 + c)
+        if skip > 0:
+            ga, ha = _ZERO, _ZERO
+        if skip > 1:
+            gb, hb = _ZERO, _ZERO
+        if skip > 2:
+            gc, hc = _ZERO, _ZERO
+        u0, u1, u2 = load(xf, e0 + c), load(xf, c1 + c), load(xf, c1 + k1 + c)
+        u3, u4, u5 = load(xf, c1 + k2 + c), load(xf, c1 + k3 + c), load(xf, e5 + c)
+        v0, v1, v2 = load(xf, e0 + WC + c), load(xf, c1 + WC + c), load(xf, c1 + WC + k1 + c)
+        v3, v4, v5 = load(xf, c1 + WC + k2 + c), load(xf, c1 + WC + k3 + c), load(xf, e5 + WC + c)
+        w0, w1, w2 = load(xf, e0 + W2 + c), load(xf, c1 + W2 + c), load(xf, c1 + W2 + k1 + c)
+        w3, w4, w5 = load(xf, c1 + W2 + k2 + c), load(xf, c1 + W2 + k3 + c), load(xf, e5 + W2 + c)
+        z0, z1, z2 = load(xf, e0 + W3 + c), load(xf, c1 + W3 + c), load(xf, c1 + W3 + k1 + c)
+        z3, z4, z5 = load(xf, c1 + W3 + k2 + c), load(xf, c1 + W3 + k3 + c), load(xf, e5 + W3 + c)
+        if zl:
+            u0, v0, w0, z0 = _ZERO, _ZERO, _ZERO, _ZERO
+        if zr:
+            u5, v5, w5, z5 = _ZERO, _ZERO, _ZERO, _ZERO
+        # kernel row 0: row t reads input row 0, row t + 1 input row 1
+        pf[ab + c] += ga * u0 + gb * u1 + gc * u2 + gd * u3 + ha * v0 + hb * v1 + hc * v2 + hd * v3
+        pf[ab + k1 + c] += ga * u1 + gb * u2 + gc * u3 + gd * u4 + ha * v1 + hb * v2 + hc * v3 + hd * v4
+        pf[ab + k2 + c] += ga * u2 + gb * u3 + gc * u4 + gd * u5 + ha * v2 + hb * v3 + hc * v4 + hd * v5
+        # kernel row 1: input rows 1 and 2
+        pf[ab + a1 + c] += ga * v0 + gb * v1 + gc * v2 + gd * v3 + ha * w0 + hb * w1 + hc * w2 + hd * w3
+        pf[ab + a1 + k1 + c] += ga * v1 + gb * v2 + gc * v3 + gd * v4 + ha * w1 + hb * w2 + hc * w3 + hd * w4
+        pf[ab + a1 + k2 + c] += ga * v2 + gb * v3 + gc * v4 + gd * v5 + ha * w2 + hb * w3 + hc * w4 + hd * w5
+        # kernel row 2: input rows 2 and 3
+        pf[ab + a2 + c] += ga * w0 + gb * w1 + gc * w2 + gd * w3 + ha * z0 + hb * z1 + hc * z2 + hd * z3
+        pf[ab + a2 + k1 + c] += ga * w1 + gb * w2 + gc * w3 + gd * w4 + ha * z1 + hb * z2 + hc * z3 + hd * z4
+        pf[ab + a2 + k2 + c] += ga * w2 + gb * w3 + gc * w4 + gd * w5 + ha * z2 + hb * z3 + hc * z4 + hd * z5
+
+
+@njit(**_OPTS)
 def _weight_grad_row(pf, ab, gf, xf, t, x_shape, g_shape, p_shape, C, stride, pads, dilation):  # pragma: no cover
     """Add output row ``t``'s (counted over ``(n, od, oh)``) products to the accumulator slot at ``pf[ab:]``."""
     N, D, H, WC = x_shape
@@ -702,8 +797,12 @@ def _weight_grad_row(pf, ab, gf, xf, t, x_shape, g_shape, p_shape, C, stride, pa
     sd, sh, sw = stride
     pd, ph, pw = pads
     dd, dh, dw = dilation
-    lo, hi = interior_range(Wo, W, kw, sw, dw, pw)
-    quads = kw == 3 and sw == 1 and dw == 1
+    if kw == 3 and dw == 1:
+        lo, hi, a, b = _quad_range(Wo, W, sw, pw)
+    else:
+        lo, hi = interior_range(Wo, W, kw, sw, dw, pw)
+        a, b = 0, 0
+    p0, n_plain, left, right, last, skip = _passes(a, b, sw, pw, W)  # used when b > a
     n = t // (Do * Ho)
     od = (t // Ho) % Do
     oh = t % Ho
@@ -718,45 +817,115 @@ def _weight_grad_row(pf, ab, gf, xf, t, x_shape, g_shape, p_shape, C, stride, pa
             acc = ab + U((i_d * kh + i_h) * kwC)
             xb = U(((n * D + idd) * H + ih) * WC)
             gb = U(t * WoC)
-            done = _accum_quads_3(pf, acc, gf, gb, xf, xb, C, lo, hi, pw) if quads else lo
-            _accum_weight_row(pf, acc, gf, gb, xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi, done)
+            if b > a:
+                _accum_quads_3(pf, acc, gf, gb, xf, xb, C, p0, n_plain, sw, pw)
+                if left:
+                    _quad_edge_3(pf, acc, gf, gb, xf, xb, C, a, 0, sw, pw, W)
+                if right:
+                    _quad_edge_3(pf, acc, gf, gb, xf, xb, C, last, skip, sw, pw, W)
+            _accum_weight_row(pf, acc, gf, gb, xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi, a, b)
 
 
 @njit(**_OPTS)
-def _accum_quads_3(pf, acc, gf, gb, xf, xb, C, lo, hi, pw):  # pragma: no cover
-    """The three taps of one kernel row (stride 1, dilation 1, width 3) for interior pixels from ``lo``, four
-    pixels per pass: each accumulator vector is loaded and stored once per four products. Returns the first
-    pixel not done."""
+def _accum_quads_3(pf, acc, gf, gb, xf, xb, C, lo, n, sw, pw):  # pragma: no cover
+    """The three taps of one kernel row (width 3, dilation 1, stride ``sw`` of 1 or 2) for ``n`` passes of four
+    pixels from ``lo``, all their taps inside the row: each accumulator vector is loaded and stored once per four
+    products."""
     _wide_vectors()
     _restrict()
     uC = U(C)
     a0 = acc
     a1, a2 = a0 + uC, a0 + uC + uC
-    k1, k2, k3, k4, k5 = uC, uC * U(2), uC * U(3), uC * U(4), uC * U(5)
-    n_quads = (hi - lo) // 4
-    for q in range(n_quads):
+    k1, k2, k3, k4, k5, k6, k7, k8 = uC, uC * U(2), uC * U(3), uC * U(4), uC * U(5), uC * U(6), uC * U(7), uC * U(8)
+    for q in range(n):
         ow = lo + 4 * q
         g0 = gb + U(ow * C)
-        x0 = xb + U((ow - pw) * C)
-        for c in range(uC):
-            ga, gb1, gc, gd = load(gf, g0 + c), load(gf, g0 + k1 + c), load(gf, g0 + k2 + c), load(gf, g0 + k3 + c)
-            xa, xb1, xc = load(xf, x0 + c), load(xf, x0 + k1 + c), load(xf, x0 + k2 + c)
-            xd, xe, xg = load(xf, x0 + k3 + c), load(xf, x0 + k4 + c), load(xf, x0 + k5 + c)
-            pf[a0 + c] += ga * xa + gb1 * xb1 + gc * xc + gd * xd
-            pf[a1 + c] += ga * xb1 + gb1 * xc + gc * xd + gd * xe
-            pf[a2 + c] += ga * xc + gb1 * xd + gc * xe + gd * xg
-    return lo + 4 * n_quads
+        x0 = xb + U((ow * sw - pw) * C)
+        if sw == 1:
+            for c in range(uC):
+                ga, gb1, gc, gd = load(gf, g0 + c), load(gf, g0 + k1 + c), load(gf, g0 + k2 + c), load(gf, g0 + k3 + c)
+                xa, xb1, xc = load(xf, x0 + c), load(xf, x0 + k1 + c), load(xf, x0 + k2 + c)
+                xd, xe, xg = load(xf, x0 + k3 + c), load(xf, x0 + k4 + c), load(xf, x0 + k5 + c)
+                pf[a0 + c] += ga * xa + gb1 * xb1 + gc * xc + gd * xd
+                pf[a1 + c] += ga * xb1 + gb1 * xc + gc * xd + gd * xe
+                pf[a2 + c] += ga * xc + gb1 * xd + gc * xe + gd * xg
+        else:
+            for c in range(uC):
+                ga, gb1, gc, gd = load(gf, g0 + c), load(gf, g0 + k1 + c), load(gf, g0 + k2 + c), load(gf, g0 + k3 + c)
+                y0, y1, y2 = load(xf, x0 + c), load(xf, x0 + k1 + c), load(xf, x0 + k2 + c)
+                y3, y4, y5 = load(xf, x0 + k3 + c), load(xf, x0 + k4 + c), load(xf, x0 + k5 + c)
+                y6, y7, y8 = load(xf, x0 + k6 + c), load(xf, x0 + k7 + c), load(xf, x0 + k8 + c)
+                pf[a0 + c] += ga * y0 + gb1 * y2 + gc * y4 + gd * y6
+                pf[a1 + c] += ga * y1 + gb1 * y3 + gc * y5 + gd * y7
+                pf[a2 + c] += ga * y2 + gb1 * y4 + gc * y6 + gd * y8
 
 
 @njit(**_OPTS)
-def _accum_weight_row(pf, acc, gf, gb, xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi, done):  # pragma: no cover
-    """pf[acc + j*C + c] += sum over ow of g[ow, c] * x[ow*sw - pw + j*dw, c] for one pair of rows, except the
-    interior pixels ``[lo, done)`` (already accumulated by :func:`_accum_quads_3`)."""
+def _quad_edge_3(pf, acc, gf, gb, xf, xb, C, ow, skip, sw, pw, W):  # pragma: no cover
+    """One pass of :func:`_accum_quads_3` at pixel ``ow`` with the row's edges, as :func:`_pair_edge` does
+    them: tap columns -1 and ``W`` read as zero, the first ``skip`` pixels' gradients as zero."""
     _wide_vectors()
     _restrict()
     uC = U(C)
-    for u in range(lo + Wo - done):  # the pixels before lo, then from done on (not a scan of the whole row)
-        ow = u if u < lo else u - lo + done
+    a0 = acc
+    a1, a2 = a0 + uC, a0 + uC + uC
+    k1, k2, k3, k4, k5, k6 = uC, uC * U(2), uC * U(3), uC * U(4), uC * U(5), uC * U(6)
+    col = ow * sw - pw  # first input column read, at least -1
+    last = col + 3 * sw + 2  # last input column read, at most W
+    zl, zr = col < 0, last >= W
+    c1 = xb + U((col + 1) * C)  # column col + 1, always inside
+    e0 = c1 if zl else c1 - uC
+    eL = c1 + U((last - col - 2) * C) if zr else c1 + U((last - col - 1) * C)
+    g0 = gb + U(ow * C)
+    if sw == 1:
+        for c in range(uC):
+            ga, gb1, gc, gd = load(gf, g0 + c), load(gf, g0 + k1 + c), load(gf, g0 + k2 + c), load(gf, g0 + k3 + c)
+            if skip > 0:
+                ga = _ZERO
+            if skip > 1:
+                gb1 = _ZERO
+            if skip > 2:
+                gc = _ZERO
+            xa, xb1, xc = load(xf, e0 + c), load(xf, c1 + c), load(xf, c1 + k1 + c)
+            xd, xe, xg = load(xf, c1 + k2 + c), load(xf, c1 + k3 + c), load(xf, eL + c)
+            if zl:
+                xa = _ZERO
+            if zr:
+                xg = _ZERO
+            pf[a0 + c] += ga * xa + gb1 * xb1 + gc * xc + gd * xd
+            pf[a1 + c] += ga * xb1 + gb1 * xc + gc * xd + gd * xe
+            pf[a2 + c] += ga * xc + gb1 * xd + gc * xe + gd * xg
+    else:
+        for c in range(uC):
+            ga, gb1, gc, gd = load(gf, g0 + c), load(gf, g0 + k1 + c), load(gf, g0 + k2 + c), load(gf, g0 + k3 + c)
+            if skip > 0:
+                ga = _ZERO
+            if skip > 1:
+                gb1 = _ZERO
+            if skip > 2:
+                gc = _ZERO
+            y0, y1, y2 = load(xf, e0 + c), load(xf, c1 + c), load(xf, c1 + k1 + c)
+            y3, y4, y5 = load(xf, c1 + k2 + c), load(xf, c1 + k3 + c), load(xf, c1 + k4 + c)
+            y6, y7, y8 = load(xf, c1 + k5 + c), load(xf, c1 + k6 + c), load(xf, eL + c)
+            if zl:
+                y0 = _ZERO
+            if zr:
+                y8 = _ZERO
+            pf[a0 + c] += ga * y0 + gb1 * y2 + gc * y4 + gd * y6
+            pf[a1 + c] += ga * y1 + gb1 * y3 + gc * y5 + gd * y7
+            pf[a2 + c] += ga * y2 + gb1 * y4 + gc * y6 + gd * y8
+
+
+@njit(**_OPTS)
+def _accum_weight_row(pf, acc, gf, gb, xf, xb, C, Wo, W, kw, sw, dw, pw, lo, hi, a, b):  # pragma: no cover
+    """pf[acc + j*C + c] += sum over ow of g[ow, c] * x[ow*sw - pw + j*dw, c] for one pair of rows, except the
+    pixels ``[a, b)`` (already accumulated by the four-pixel passes); ``[lo, hi)`` is the interior, whose taps
+    need no bounds check."""
+    _wide_vectors()
+    _restrict()
+    uC = U(C)
+    for u in range(Wo - (b - a)):  # the pixels before a, then from b on (not a scan of the whole row)
+        ow = u if u < a else u - a + b
         interior = lo <= ow < hi
         go = gb + U(ow * C)
         for j in range(kw):
