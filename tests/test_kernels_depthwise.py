@@ -15,6 +15,7 @@ import pytest
 
 import dsconv.functional as F
 import dsconv.kernels as K
+from dsconv.kernels import _cl
 
 TOL64 = {"rtol": 1e-10, "atol": 1e-10}
 TOL32 = {"rtol": 1e-4, "atol": 1e-4}
@@ -307,8 +308,6 @@ def test_weight_gradient_passes_cover_each_pixel_once(stride, pad):
     their range exactly once (the last pass's first ``skip`` pixels belong to the pass before it), plain passes
     read only columns inside the row, edge passes at most one column of padding on each side, and the pixels
     left to the checked loop are exactly those outside the range."""
-    from dsconv.kernels import _cl
-
     for width in range(1, 30):
         wo = (width + 2 * pad - 3) // stride + 1
         if wo < 1:
