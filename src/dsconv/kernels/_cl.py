@@ -690,10 +690,10 @@ def _passes(a, b, sw, pw, W):  # pragma: no cover
 @njit(**_OPTS)
 def _accum_pair_quads(pf, ab, gf, g0, g1, xf, r0, WC, C, lo, hi, pw):  # pragma: no cover
     """All nine taps of a 3x3 stride-1 window for two neighbouring output rows (gradients at ``g0`` and ``g1``,
-    input rows ``r0`` to ``r0 + 3 * WC``) over interior pixels from ``lo``, four pixels of both rows per pass:
-    per channel vector 8 gradient and 24 input loads and 9 accumulator updates for 72 products, against 60
-    loads and 18 updates for the same products in six passes of :func:`_accum_quads_3`. Returns the first
-    pixel not done."""
+    input rows ``r0`` to ``r0 + 3 * WC``) over the pixels ``[lo, hi)`` (whole passes, every tap inside the row),
+    four pixels of both rows per pass: per channel vector 8 gradient and 24 input loads and 9 accumulator
+    updates for 72 products, against 60 loads and 18 updates for the same products in six passes of
+    :func:`_accum_quads_3`."""
     _wide_vectors()
     _restrict()
     uC = U(C)
@@ -728,7 +728,6 @@ def _accum_pair_quads(pf, ab, gf, g0, g1, xf, r0, WC, C, lo, hi, pw):  # pragma:
             pf[ab + a2 + c] += ga * w0 + gb * w1 + gc * w2 + gd * w3 + ha * z0 + hb * z1 + hc * z2 + hd * z3
             pf[ab + a2 + k1 + c] += ga * w1 + gb * w2 + gc * w3 + gd * w4 + ha * z1 + hb * z2 + hc * z3 + hd * z4
             pf[ab + a2 + k2 + c] += ga * w2 + gb * w3 + gc * w4 + gd * w5 + ha * z2 + hb * z3 + hc * z4 + hd * z5
-    return lo + 4 * n_quads
 
 
 @njit(**_OPTS)
